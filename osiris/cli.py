@@ -1,0 +1,183 @@
+"""Osiris Run — run declarative data pipelines reproducibly.
+
+Usage:
+  osiris run <pipeline> [--executor=<name>] [--dry-run] [--timeout=<seconds>] [--image=<template>]
+             [--param=<key=value>]... [--config=<file>] [--connections=<file>]
+             [--logs-dir=<dir>] [--quiet | --json] [-v]
+  osiris validate <pipeline>... [--param=<key=value>]... [--config=<file>]
+                  [--connections=<file>] [--format=<fmt>]
+  osiris compile <pipeline> [--out=<file>] [--executor=<name>] [--param=<key=value>]...
+                 [--config=<file>] [--connections=<file>] [--format=<fmt>]
+  osiris components list [--json]
+  osiris components show <name> [--json]
+  osiris config show [--config=<file>] [--executor=<name>] [--logs-dir=<dir>] [--json]
+  osiris logs list [--logs-dir=<dir>] [--json]
+  osiris logs show <session> [--logs-dir=<dir>] [--events] [--json]
+  osiris logs bundle (--session=<id> | <session>) [--logs-dir=<dir>] [--out=<file>]
+  osiris logs gc (--keep=<n> | --older-than=<days>) [--logs-dir=<dir>] [--dry-run]
+  osiris exec <manifest> --workdir=<dir> --input-root=<dir>
+  osiris (-h | --help)
+  osiris --version
+
+Commands:
+  run          compile a pipeline and run it through the configured runner
+  validate     check pipelines and report every problem with file:line:col
+  compile      print (or write) the deterministic manifest of a pipeline
+  components   list the available components, or show one's spec
+  config       show the effective configuration and where each value comes from
+  logs         list, show, bundle and clean up session directories
+  exec         (internal) run a compiled manifest; what every runner starts
+
+Options:
+  --executor=<name>       local or e2b [env: OSIRIS_RUNNER__EXECUTOR]
+  --dry-run               compile, resolve connections and prepare the runner; run nothing
+  --timeout=<seconds>     maximum run duration [env: OSIRIS_RUNNER__TIMEOUT_SECONDS]
+  --image=<template>      E2B template [env: OSIRIS_RUNNER__E2B__IMAGE]
+  --param=<key=value>     bind a pipeline parameter (beats OSIRIS_PARAM_<KEY> and defaults)
+  --config=<file>         osiris.yaml to use (env: OSIRIS_CONFIG; default: ./osiris.yaml)
+  --connections=<file>    connections file (default: next to the pipeline, then ./)
+  --logs-dir=<dir>        where session directories go [env: OSIRIS_LOGGING__LOGS_DIR]
+  --format=<fmt>          text or json [default: text]
+  --out=<file>            output file
+  --quiet                 print only the final summary line
+  --json                  machine-readable output
+  -v                      verbose: debug log on the console
+  -h --help               show this help
+  --version               show the version
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from osiris import __version__
+from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OsirisError, UsageError
+
+log = logging.getLogger("osiris")
+
+
+def _parse(argv: Sequence[str]) -> dict[str, Any]:
+    from docopt import DocoptExit, docopt
+
+    try:
+        return docopt(__doc__, argv=list(argv), version=f"osiris {__version__}")
+    except DocoptExit as exc:
+        raise UsageError(
+            str(exc).strip().splitlines()[0] or "invalid usage", hint="run `osiris --help`"
+        ) from exc
+
+
+def _cli_overrides(args: dict[str, Any]) -> dict[str, Any]:
+    cli: dict[str, Any] = {}
+    if args.get("--executor"):
+        cli["runner.executor"] = args["--executor"]
+    if args.get("--timeout"):
+        try:
+            cli["runner.timeout_seconds"] = int(args["--timeout"])
+        except ValueError as exc:
+            raise UsageError(f"--timeout expects whole seconds, got '{args['--timeout']}'") from exc
+    if args.get("--image"):
+        cli["runner.e2b.image"] = args["--image"]
+    if args.get("--logs-dir"):
+        cli["logging.logs_dir"] = args["--logs-dir"]
+    if args.get("--connections"):
+        cli["connections_file"] = args["--connections"]
+    return cli
+
+
+def _params(args: dict[str, Any]) -> dict[str, str]:
+    params = {}
+    for item in args.get("--param") or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param expects key=value, got '{item}'")
+        params[key] = value
+    return params
+
+
+def _dispatch(args: dict[str, Any]) -> int:
+    from osiris import commands
+
+    if args["exec"]:
+        from osiris.executor import exec_manifest
+
+        return exec_manifest(
+            Path(args["<manifest>"]),
+            workdir=Path(args["--workdir"]),
+            input_root=Path(args["--input-root"]),
+        )
+    if args["components"]:
+        if args["list"]:
+            return commands.components_list(as_json=args["--json"])
+        return commands.components_show(args["<name>"], as_json=args["--json"])
+    if args["logs"]:
+        return commands.logs(args)
+
+    from osiris.config import load_config
+
+    config_file = Path(args["--config"]) if args.get("--config") else None
+    loaded = load_config(config_file=config_file, cli=_cli_overrides(args))
+    if args["config"]:
+        return commands.config_show(loaded, as_json=args["--json"])
+    fmt = args.get("--format") or "text"
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, got '{fmt}'")
+    if args["validate"]:
+        return commands.validate(
+            [Path(p) for p in args["<pipeline>"]], loaded=loaded, params=_params(args), fmt=fmt
+        )
+    if args["compile"]:
+        out = Path(args["--out"]) if args["--out"] else None
+        return commands.compile_one(
+            Path(args["<pipeline>"][0]), loaded=loaded, params=_params(args), out=out, fmt=fmt
+        )
+    return commands.run(
+        Path(args["<pipeline>"][0]),
+        loaded=loaded,
+        params=_params(args),
+        dry_run=args["--dry-run"],
+        quiet=args["--quiet"],
+        as_json=args["--json"],
+        verbose=bool(args["-v"]),
+    )
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `osiris` command; returns the exit code (see errors.py)."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = _parse(argv)
+        # GitHub sends SIGTERM on cancel; treat it like Ctrl-C so cleanup runs
+        if not args["exec"]:
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+        return _dispatch(args)
+    except OsirisError as exc:
+        print(f"error: {exc.format()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # docopt's --help / --version
+        if exc.code not in (None, 0):
+            print(exc.code, file=sys.stderr)
+            return EXIT_USAGE
+        return 0
+    except Exception:
+        log.debug("unexpected error", exc_info=True)
+        from osiris.commands import report_crash
+
+        print(
+            f"error: unexpected error, please report it; details in {report_crash()}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

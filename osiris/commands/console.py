@@ -1,0 +1,78 @@
+"""What `osiris run` prints while it works: one line per step event, then a summary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from osiris.runners import RunResult
+    from osiris.session import Session
+
+
+def _secs(ms: Any) -> str:
+    return f"{(ms or 0) / 1000:.2f}s"
+
+
+class Console:
+    def __init__(self, session: Session, *, quiet: bool, verbose: bool) -> None:
+        self.session = session
+        self.quiet = quiet
+        self.log_level = logging.DEBUG if verbose else logging.WARNING
+
+    def _print(self, text: str, *, force: bool = False) -> None:
+        if force or not self.quiet:
+            print(self.session.masker.mask(text), flush=True)
+
+    def start(self, data: dict[str, Any], executor: str, dry_run: bool) -> None:
+        n = len(data["steps"])
+        verb = "Dry-running" if dry_run else "Running"
+        self._print(
+            f"{verb} {data['pipeline']['name']} ({n} step{'s' if n != 1 else ''}) "
+            f"with the {executor} executor — session {self.session.id}"
+        )
+
+    def progress(self, event: str, fields: dict[str, Any]) -> None:
+        step = fields.get("step", "")
+        if event == "step_start":
+            self._print(f"  start  {step} ({fields.get('component', '')})")
+        elif event == "step_complete":
+            self._print(
+                f"  done   {step}: {fields.get('rows', 0):,} rows in "
+                f"{_secs(fields.get('duration_ms'))}"
+            )
+        elif event == "step_failed":
+            self._print(f"  FAILED {step}: [{fields.get('error_code')}] {fields.get('message')}")
+
+    def finish(self, result: RunResult, bundle: Path | None) -> None:
+        s = self.session
+        steps = result.steps
+        ok = sum(1 for v in steps.values() if v.get("status") == "succeeded")
+        if result.status == "succeeded":
+            head = (
+                f"Succeeded in {_secs(result.duration_ms)}: {ok} steps, "
+                f"{result.rows_read:,} rows read, {result.rows_written:,} rows written"
+            )
+        elif result.status == "dry_run":
+            head = (
+                "Dry run OK: configuration, connections, allow-list and limits checked; nothing ran"
+            )
+        else:
+            err = result.error or {}
+            where = f" in step '{err['step_id']}'" if err.get("step_id") else ""
+            head = (
+                f"{result.status.capitalize()}{where} (exit {result.exit_code}): "
+                f"[{err.get('code', 'error')}] {err.get('message', '')}"
+            )
+            if err.get("hint"):
+                head += f"\n  hint: {err['hint']}"
+        stream = sys.stdout if result.exit_code == 0 else sys.stderr
+        print(s.masker.mask(head), file=stream)
+        print(f"  session: {s.path}", file=stream)
+        for rel in result.outputs:
+            print(f"  output:  {s.outputs / rel}", file=stream)
+        if bundle is not None:
+            print(f"  bundle:  {bundle}", file=stream)

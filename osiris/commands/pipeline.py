@@ -1,0 +1,79 @@
+"""`osiris validate` and `osiris compile`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from osiris.errors import PipelineError
+
+if TYPE_CHECKING:
+    from osiris.config import LoadedConfig
+    from osiris.pipeline import Manifest
+
+
+def compile_with(path: Path, loaded: LoadedConfig, params: dict[str, str]) -> Manifest:
+    from osiris.pipeline import compile_pipeline
+
+    connections = loaded.get("connections_file")
+    return compile_pipeline(
+        path,
+        params=params,
+        environ=os.environ,
+        connections_file=Path(connections) if connections else None,
+        run_settings=loaded.run_settings(loaded.get("runner.executor")),
+    )
+
+
+def validate(paths: list[Path], *, loaded: LoadedConfig, params: dict[str, str], fmt: str) -> int:
+    results: list[dict[str, Any]] = []
+    code = 0
+    for path in paths:
+        try:
+            manifest = compile_with(path, loaded, params)
+        except PipelineError as exc:
+            code = exc.exit_code
+            results.append(
+                {"file": str(path), "valid": False, "problems": [p.to_dict() for p in exc.problems]}
+            )
+            if fmt == "text":
+                print(exc.format(), file=sys.stderr)
+        else:
+            results.append(
+                {
+                    "file": str(path),
+                    "valid": True,
+                    "fingerprint": manifest.fingerprint,
+                    "steps": len(manifest.data["steps"]),
+                }
+            )
+            if fmt == "text":
+                print(
+                    f"{path}: ok ({len(manifest.data['steps'])} steps, {manifest.fingerprint[:19]})"
+                )
+    if fmt == "json":
+        print(json.dumps({"valid": code == 0, "pipelines": results}, indent=2))
+    return code
+
+
+def compile_one(
+    path: Path, *, loaded: LoadedConfig, params: dict[str, str], out: Path | None, fmt: str
+) -> int:
+    try:
+        manifest = compile_with(path, loaded, params)
+    except PipelineError as exc:
+        if fmt == "json":
+            print(json.dumps(exc.to_dict(), indent=2))
+        else:
+            print(exc.format(), file=sys.stderr)
+        return exc.exit_code
+    if out is None:
+        sys.stdout.write(manifest.to_json())
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(manifest.to_json(), encoding="utf-8")
+        print(f"wrote {out} ({manifest.fingerprint})", file=sys.stderr)
+    return 0

@@ -1,0 +1,112 @@
+"""`osiris run`: compile, open a session, hand the run to the configured runner, summarise."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from osiris.commands.console import Console
+from osiris.commands.pipeline import compile_with
+from osiris.errors import EXIT_INTERNAL, PipelineError
+
+if TYPE_CHECKING:
+    from osiris.config import LoadedConfig
+    from osiris.runners import RunResult
+    from osiris.session import Session
+
+
+def run(
+    path: Path,
+    *,
+    loaded: LoadedConfig,
+    params: dict[str, str],
+    dry_run: bool,
+    quiet: bool,
+    as_json: bool,
+    verbose: bool,
+) -> int:
+    from osiris.runners import PreparedRun, get_runner
+    from osiris.session import Masker, Session
+
+    try:
+        manifest = compile_with(path, loaded, params)
+    except PipelineError as exc:
+        print(exc.format(), file=sys.stderr)
+        return exc.exit_code
+    executor = loaded.get("runner.executor")
+    runner_cls = get_runner(executor)
+    data = manifest.data
+    env_names = sorted({*data["env"]["required"], *data["env"]["optional"], *data["env"]["secret"]})
+    env = {n: os.environ[n] for n in env_names if n in os.environ}
+    masker = Masker.from_manifest(data, env)
+    session = Session.create(
+        Path(loaded.get("logging.logs_dir")),
+        pipeline_name=data["pipeline"]["name"],
+        pipeline_file=str(path),
+        executor=executor,
+        events=loaded.get("logging.events"),
+        masker=masker,
+    )
+    console = Console(session, quiet=quiet or as_json, verbose=verbose)
+    with session.logging(console_level=console.log_level):
+        console.start(data, executor, dry_run)
+        session.write_artifact("pipeline.yaml", path.read_text(encoding="utf-8"))
+        session.write_artifact("manifest.json", manifest.to_json())
+        session.update(fingerprint=manifest.fingerprint)
+        session.emit(
+            "run_start",
+            pipeline=data["pipeline"]["name"],
+            executor=executor,
+            fingerprint=manifest.fingerprint,
+            dry_run=dry_run,
+            steps=len(data["steps"]),
+        )
+        prepared = PreparedRun(manifest, path.parent.resolve(), env, dry_run=dry_run)
+        try:
+            with runner_cls.from_config(loaded.config) as runner:
+                result = runner.run(prepared, session, on_progress=console.progress)
+        except Exception:
+            from osiris.commands.crash import report_crash
+
+            log = report_crash(session.path / "osiris.log")
+            session.finalize(
+                "failed", EXIT_INTERNAL, {"code": "internal.error", "message": "unexpected error"}
+            )
+            print(f"error: unexpected error, please report it; details in {log}", file=sys.stderr)
+            return EXIT_INTERNAL
+        session.update(
+            rows_read=result.rows_read, rows_written=result.rows_written, outputs=result.outputs
+        )
+        session.finalize(result.status, result.exit_code, result.error)
+        bundle = _bundle_on_failure(session, result, loaded)
+    if as_json:
+        print(json.dumps(_summary(session, result, bundle), indent=2, sort_keys=True))
+    else:
+        console.finish(result, bundle)
+    return result.exit_code
+
+
+def _bundle_on_failure(session: Session, result: RunResult, loaded: LoadedConfig) -> Path | None:
+    if result.status in ("succeeded", "dry_run") or not loaded.get("runner.bundle_on_failure"):
+        return None
+    from osiris.session.commands import bundle_session
+
+    try:
+        return bundle_session(session.path)
+    except OSError as exc:
+        print(f"warning: could not bundle the session: {exc}", file=sys.stderr)
+        return None
+
+
+def _summary(session: Session, result: RunResult, bundle: Path | None) -> dict[str, Any]:
+    return session.masker.mask_obj(
+        {
+            "session_id": session.id,
+            "session_dir": str(session.path),
+            **result.to_dict(),
+            "bundle": str(bundle) if bundle else None,
+        }
+    )

@@ -1,0 +1,265 @@
+"""MySQL/MariaDB column types ↔ Arrow types.
+
+Reading: the declared types come from information_schema, and connectorx's output is cast to
+them. connectorx holds DECIMAL in a 28-digit rust_decimal and cannot represent TIME outside one
+day, so those columns travel as text and are converted here, exactly or with a clear error.
+
+Field metadata carries what Arrow types cannot: `osiris.type` (`json`, `uuid`, `inet`) and
+`osiris.max_length` (VARCHAR/CHAR length); schema metadata `osiris.primary_key` holds the key
+columns as a JSON list. Writers use them to create faithful tables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from osiris.components.api import StepError
+from osiris.components.mysql._conn import quote_ident
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pymysql.connections import Connection
+
+PRIMARY_KEY = b"osiris.primary_key"
+OSIRIS_TYPE = b"osiris.type"
+MAX_LENGTH = b"osiris.max_length"
+
+_INTS = {"tinyint": 8, "smallint": 16, "mediumint": 32, "int": 32, "integer": 32, "bigint": 64}
+_TEXTS = {"tinytext", "text", "mediumtext", "longtext"}
+_BLOBS = {"tinyblob", "blob", "mediumblob", "longblob", "binary", "varbinary", "bit"}
+_AS_TEXT = {"uuid": "uuid", "inet4": "inet", "inet6": "inet"}
+# rust_decimal (inside connectorx) holds 28 significant digits; wider columns travel as text.
+_CX_DECIMAL_DIGITS = 28
+_CX_DECIMAL_SCALE = 10
+_TIME_TEXT = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?$"
+
+
+@dataclass(frozen=True)
+class Column:
+    field: pa.Field
+    select: str  # expression in the SELECT list
+    convert: Callable[[pa.Array], pa.Array]
+
+
+def describe_table(conn: Connection, database: str, table: str) -> tuple[list[Column], list[str]]:
+    """The table's columns in order, and its primary key; [] when the table does not exist."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, "
+            "NUMERIC_SCALE, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (database, table),
+        )
+        rows = cur.fetchall()
+        if not rows:
+            return [], []
+        cur.execute(
+            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
+            "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+            (database, table),
+        )
+        pk = [r[0] for r in cur.fetchall()]
+        json_columns: set[str] = set()
+        # MariaDB stores JSON as LONGTEXT guarded by a json_valid() CHECK constraint.
+        if "mariadb" in conn.get_server_info().lower():
+            cur.execute(
+                "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s",
+                (database, table),
+            )
+            for (clause,) in cur.fetchall():
+                match = re.fullmatch(r"json_valid\(`((?:[^`]|``)+)`\)", clause.strip())
+                if match:
+                    json_columns.add(match.group(1).replace("``", "`"))
+    return [_column(row, json_columns, table) for row in rows], pk
+
+
+def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
+    import pyarrow as pa
+
+    name, data_type, column_type, nullable, precision, scale, max_length = row
+    data_type = data_type.lower()
+    column_type = column_type.lower()
+    unsigned = "unsigned" in column_type
+    quoted = quote_ident(name)
+    meta: dict[bytes, bytes] = {}
+    select = quoted
+    convert: Callable[[pa.Array], pa.Array] | None = None
+    if data_type == "tinyint" and column_type.startswith("tinyint(1)") and not unsigned:
+        arrow_type = pa.bool_()
+    elif data_type in _INTS:
+        bits = _INTS[data_type]
+        arrow_type = getattr(pa, f"{'u' if unsigned else ''}int{bits}")()
+    elif data_type in ("decimal", "numeric"):
+        p, s = int(precision), int(scale)
+        arrow_type = pa.decimal128(p, s) if p <= 38 else pa.decimal256(p, s)
+        if p > _CX_DECIMAL_DIGITS or s > _CX_DECIMAL_SCALE:
+            select = f"CAST({quoted} AS CHAR)"
+    elif data_type == "float":
+        arrow_type = pa.float32()
+    elif data_type in ("double", "real"):
+        arrow_type = pa.float64()
+    elif data_type in ("char", "varchar"):
+        arrow_type = pa.string()
+        meta[MAX_LENGTH] = str(max_length).encode()
+    elif data_type in _TEXTS or data_type in ("json", "enum", "set"):
+        arrow_type = pa.string()
+        if data_type == "json" or name in json_columns:
+            meta[OSIRIS_TYPE] = b"json"
+    elif data_type in _AS_TEXT:
+        arrow_type = pa.string()
+        meta[OSIRIS_TYPE] = _AS_TEXT[data_type].encode()
+        select = f"CAST({quoted} AS CHAR)"
+    elif data_type in _BLOBS:
+        arrow_type = pa.binary()
+    elif data_type == "date":
+        arrow_type = pa.date32()
+    elif data_type in ("datetime", "timestamp"):
+        arrow_type = pa.timestamp("us")
+    elif data_type == "time":
+        arrow_type = pa.time64("us")
+        select = f"CAST({quoted} AS CHAR)"
+        convert = _time_converter(name)
+    elif data_type == "year":
+        arrow_type = pa.int16()
+    else:
+        raise StepError(
+            "type.unsupported",
+            f"column '{name}' of table '{table}' has type {column_type}, which Osiris cannot "
+            "read; leave it out with `columns`, or convert it in a `query`",
+        )
+    field = pa.field(name, arrow_type, nullable=nullable == "YES", metadata=meta or None)
+    return Column(field, select, convert or _caster(arrow_type))
+
+
+def _caster(arrow_type: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    def cast(arr: pa.Array) -> pa.Array:
+        return arr if arr.type == arrow_type else arr.cast(arrow_type)
+
+    return cast
+
+
+def _time_converter(name: str) -> Callable[[pa.Array], pa.Array]:
+    """TIME arrives as text ('-12:34:56', '838:59:59.5'); Arrow time64 holds one day only."""
+
+    def convert(arr: pa.Array) -> pa.Array:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ok = pc.or_kleene(pc.match_substring_regex(arr, _TIME_TEXT), pc.is_null(arr))
+        if not pc.all(ok).as_py():
+            bad = arr.filter(pc.invert(ok))[0].as_py()
+            raise StepError(
+                "type.unsupported",
+                f"column '{name}' holds TIME value '{bad}', outside 00:00:00-23:59:59 that an "
+                f"Arrow time can hold; read it with a `query` as CAST({name} AS CHAR)",
+            )
+
+        def part(start: int, stop: int) -> pa.Array:
+            return pc.utf8_slice_codeunits(arr, start, stop).cast(pa.int64())
+
+        seconds = pc.add(pc.multiply(pc.add(pc.multiply(part(0, 2), 60), part(3, 5)), 60), part(6, 8))
+        micros = pc.utf8_rpad(pc.utf8_slice_codeunits(arr, 9, 15), 6, "0").cast(pa.int64())
+        return pc.add(pc.multiply(seconds, 1_000_000), micros).cast(pa.time64("us"))
+
+    return convert
+
+
+def table_schema(columns: list[Column], pk: list[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    kept = {c.field.name for c in columns}
+    meta = {PRIMARY_KEY: json.dumps(pk).encode()} if pk and set(pk) <= kept else None
+    return pa.schema([c.field for c in columns], metadata=meta)
+
+
+def query_schema(raw: pa.Schema) -> pa.Schema:
+    """For `query` mode: connectorx's types, with 64-bit offsets narrowed to the usual ones."""
+    import pyarrow as pa
+
+    fields = []
+    for f in raw:
+        t = f.type
+        if pa.types.is_large_binary(t):
+            t = pa.binary()
+        elif pa.types.is_large_string(t):
+            t = pa.string()
+        fields.append(f.with_type(t))
+    return pa.schema(fields)
+
+
+def column_ddl(field: pa.Field, *, key: bool = False) -> str:
+    """The MySQL column type for an Arrow field (its metadata included), with NOT NULL."""
+    import pyarrow as pa
+
+    t = field.type
+    meta = field.metadata or {}
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    sql: str | None = None
+    if pa.types.is_boolean(t):
+        sql = "TINYINT(1)"
+    elif pa.types.is_integer(t):
+        names = {8: "TINYINT", 16: "SMALLINT", 32: "INT", 64: "BIGINT"}
+        sql = names[t.bit_width] + ("" if pa.types.is_signed_integer(t) else " UNSIGNED")
+    elif pa.types.is_float16(t) or pa.types.is_float32(t):
+        sql = "FLOAT"
+    elif pa.types.is_float64(t):
+        sql = "DOUBLE"
+    elif pa.types.is_decimal(t) and t.precision <= 65 and 0 <= t.scale <= 30:
+        sql = f"DECIMAL({t.precision},{t.scale})"
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        sql = _string_ddl(meta, key=key)
+    elif pa.types.is_fixed_size_binary(t):
+        sql = f"BINARY({t.byte_width})"
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        sql = "VARBINARY(255)" if key else "LONGBLOB"
+    elif pa.types.is_date(t):
+        sql = "DATE"
+    elif pa.types.is_timestamp(t):
+        sql = "DATETIME" + {"s": "", "ms": "(3)"}.get(t.unit, "(6)")
+    elif pa.types.is_time(t):
+        sql = "TIME" + {"s": "", "ms": "(3)"}.get(t.unit, "(6)")
+    if sql is None:
+        raise StepError(
+            "type.unsupported",
+            f"column '{field.name}' has Arrow type {t}, which has no MySQL column type; "
+            "convert it in a transform step first",
+        )
+    return sql if field.nullable else sql + " NOT NULL"
+
+
+def _string_ddl(meta: dict[bytes, bytes], *, key: bool) -> str:
+    kind = meta.get(OSIRIS_TYPE)
+    if kind == b"json" and not key:
+        return "JSON"
+    if kind == b"uuid":
+        return "CHAR(36)"
+    length = meta.get(MAX_LENGTH)
+    if length is not None and length.isdigit() and int(length) <= 16383:
+        return f"VARCHAR({int(length)})"
+    return "VARCHAR(255)" if key else "LONGTEXT"
+
+
+def create_table_sql(qualified: str, schema: pa.Schema, pk: list[str]) -> str:
+    cols = [f"{quote_ident(f.name)} {column_ddl(f, key=f.name in pk)}" for f in schema]
+    if pk:
+        cols.append(f"PRIMARY KEY ({', '.join(quote_ident(c) for c in pk)})")
+    # utf8mb4_bin: keys compare exactly, as in the source (the default collations fold case).
+    return (
+        f"CREATE TABLE {qualified} ({', '.join(cols)}) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    )
+
+
+def key_columns(schema: pa.Schema) -> list[str]:
+    """The primary key recorded by an extractor in the schema metadata, if any."""
+    raw = (schema.metadata or {}).get(PRIMARY_KEY)
+    if not raw:
+        return []
+    names = json.loads(raw)
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []

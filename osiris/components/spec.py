@@ -1,0 +1,43 @@
+"""The component spec (`spec.yaml`): what a component is called, what it accepts, what is secret."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["extract", "transform", "write"]
+
+
+class ComponentSpec(BaseModel):
+    """A component's contract, loaded from its `spec.yaml`.
+
+    `secrets` are JSON pointers: `/field` into the step config, `/connection/field` into the
+    resolved connection. `outputs` point at config fields naming files the step writes (relative
+    to the run's output area), `inputs` at config fields naming files it reads (relative to the
+    pipeline's directory; a runner ships them with the run).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    version: str
+    title: str = ""
+    description: str = ""
+    modes: list[Mode] = Field(min_length=1)
+    connection_family: str | None = None
+    config_schema: dict[str, Any]
+    connection_schema: dict[str, Any] | None = None
+    secrets: list[str] = Field(default_factory=list, alias="x-secret")
+    outputs: list[str] = Field(default_factory=list, alias="x-outputs")
+    inputs: list[str] = Field(default_factory=list, alias="x-inputs")
+    driver: str = ""
+    examples: list[dict[str, Any]] = Field(default_factory=list)
+
+    def config_secret_pointers(self) -> list[str]:
+        return [p for p in self.secrets if not p.startswith("/connection/")]
+
+    def connection_secret_fields(self) -> list[str]:
+        return [
+            p.removeprefix("/connection/") for p in self.secrets if p.startswith("/connection/")
+        ]

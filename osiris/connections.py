@@ -1,0 +1,393 @@
+"""`osiris_connections.yaml`, `${VAR}` / `${VAR:-default}` templates and `@family.alias` references.
+
+The file maps families to aliases to fields::
+
+    connections:
+      mysql:
+        default:                      # alias; `@mysql.default`, and `@mysql` via `default: true`
+          default: true
+          host: ${MYSQL_HOST:-127.0.0.1}
+          password: ${MYSQL_PASSWORD}
+
+Templates stay unresolved in the manifest; the executor resolves them from its own environment
+at run time (`resolve_connection`), so secrets travel only as environment variables. In a
+template `$${` stands for a literal `${`. `${VAR:-default}` uses the default when VAR is unset
+or empty, as in the shell.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from osiris.errors import ConnectionsError, PipelineError
+
+if TYPE_CHECKING:
+    # Imported lazily at run time: osiris.pipeline imports this module.
+    from osiris.pipeline.source import Document, KeyPath
+
+__all__ = [
+    "CONNECTIONS_FILE",
+    "Connection",
+    "ConnectionsFile",
+    "Ref",
+    "TemplateError",
+    "check_env",
+    "find_connections_file",
+    "load_connections",
+    "parse_connections",
+    "parse_template",
+    "resolve_connection",
+    "substitute",
+]
+
+CONNECTIONS_FILE = "osiris_connections.yaml"
+REF_PATTERN = re.compile(r"^@([a-z][a-z0-9_]*)(?:\.([a-z0-9_][a-z0-9_-]*))?$")
+_FAMILY = re.compile(r"^[a-z][a-z0-9_]*$")
+_ALIAS = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
+_TOKEN = re.compile(r"\$(\$)?\{")
+_BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(?::-(.*))?$", re.S)
+TEMPLATE_HINT = "write ${VAR}, ${VAR:-default} or ${params.name}; write $${ for a literal ${"
+
+
+class TemplateError(ValueError):
+    """A malformed `${...}` in a string."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One `${name}` or `${name:-default}`; `name` may be `params.x` in pipeline config."""
+
+    name: str
+    default: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.default is None:
+            return "${" + self.name + "}"
+        return "${" + self.name + ":-" + self.default + "}"
+
+
+def parse_template(text: str) -> list[str | Ref]:
+    """Split a string into literal pieces (with `$${` already turned into `${`) and references."""
+    pieces: list[str | Ref] = []
+    pos = 0
+    literal = ""
+    for match in _TOKEN.finditer(text):
+        if match.start() < pos:
+            continue
+        literal += text[pos : match.start()]
+        if match.group(1):
+            literal += "${"
+            pos = match.end()
+            continue
+        close = text.find("}", match.end())
+        if close < 0:
+            raise TemplateError(f"'{text[match.start() :][:40]}' is missing its closing '}}'")
+        body = _BODY.match(text[match.end() : close])
+        if body is None:
+            raise TemplateError(f"'{text[match.start() : close + 1]}' is not a valid reference")
+        if literal:
+            pieces.append(literal)
+            literal = ""
+        pieces.append(Ref(body.group(1), body.group(2)))
+        pos = close + 1
+    literal += text[pos:]
+    if literal:
+        pieces.append(literal)
+    return pieces
+
+
+def escape(text: str) -> str:
+    """A literal string written as a template that renders back to itself."""
+    return text.replace("${", "$${")
+
+
+def whole_ref(text: str) -> Ref | None:
+    """The reference if `text` is exactly one `${...}` and nothing else."""
+    try:
+        pieces = parse_template(text)
+    except TemplateError:
+        return None
+    return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], Ref) else None
+
+
+def is_malformed(text: str) -> bool:
+    try:
+        parse_template(text)
+    except TemplateError:
+        return True
+    return False
+
+
+def env_refs(value: Any) -> list[Ref]:
+    """Every environment reference in the strings of a JSON-like value (malformed ones skipped)."""
+    if isinstance(value, str):
+        try:
+            return [p for p in parse_template(value) if isinstance(p, Ref) and "." not in p.name]
+        except TemplateError:
+            return []
+    if isinstance(value, list):
+        return [r for item in value for r in env_refs(item)]
+    if isinstance(value, dict):
+        return [r for item in value.values() for r in env_refs(item)]
+    return []
+
+
+def substitute(
+    value: str, environ: Mapping[str, str], *, where: str, field: str | None = None
+) -> str:
+    """Render a template from `environ`; a missing variable without default is a ConnectionsError.
+
+    `where` starts the message ("connection @mysql.default"), `field` names the key holding the
+    template.
+    """
+    try:
+        pieces = parse_template(value)
+    except TemplateError as exc:
+        raise ConnectionsError(f"{where}: {exc}", hint=TEMPLATE_HINT) from None
+    out = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        found = environ.get(piece.name)
+        if piece.default is not None and not found:
+            out.append(piece.default)
+        elif found is not None:
+            out.append(found)
+        else:
+            suffix = f" (field {field})" if field else ""
+            raise ConnectionsError(
+                f"{where}: environment variable {piece.name} is not set{suffix}",
+                hint=f"export {piece.name}=... or add a default: ${{{piece.name}:-...}}",
+            )
+    return "".join(out)
+
+
+def substitute_value(value: Any, environ: Mapping[str, str], *, where: str, field: str) -> Any:
+    """`substitute` over every string of a JSON-like value; other values stay as they are."""
+    if isinstance(value, str):
+        return substitute(value, environ, where=where, field=field)
+    if isinstance(value, list):
+        return [
+            substitute_value(v, environ, where=where, field=f"{field}[{i}]")
+            for i, v in enumerate(value)
+        ]
+    if isinstance(value, dict):
+        return {
+            k: substitute_value(v, environ, where=where, field=f"{field}.{k}")
+            for k, v in value.items()
+        }
+    return value
+
+
+def resolve_connection(entry: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of a manifest connection entry with every template resolved from `environ`."""
+    where = f"connection @{entry['family']}.{entry['alias']}"
+    return {
+        name: substitute_value(value, environ, where=where, field=name)
+        for name, value in sorted(entry["fields"].items())
+    }
+
+
+def check_env(manifest_data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Names of the environment variables the run requires but `environ` lacks, sorted."""
+    return sorted(n for n in manifest_data["env"]["required"] if n not in environ)
+
+
+@dataclass(frozen=True)
+class Connection:
+    family: str
+    alias: str
+    fields: dict[str, Any]
+    is_default: bool
+    path: KeyPath  # of the alias mapping in the file
+
+    @property
+    def ref(self) -> str:
+        return f"@{self.family}.{self.alias}"
+
+
+@dataclass
+class ConnectionsFile:
+    path: Path
+    document: Document
+    families: dict[str, dict[str, Connection]] = field(default_factory=dict)
+
+    def lookup(self, ref: str) -> tuple[Connection | None, str, str]:
+        """The connection `ref` names, or None with a message and hint saying why not."""
+        match = REF_PATTERN.match(ref)
+        if match is None:
+            return None, f"invalid connection reference '{ref}'", "write @family.alias or @family"
+        family, alias = match.groups()
+        aliases = self.families.get(family)
+        if not aliases:
+            known = ", ".join(sorted(self.families)) or "none"
+            return (
+                None,
+                f"connection family '{family}' is not defined in {self.document.file}",
+                f"add `{family}:` under `connections:` (defined families: {known})",
+            )
+        if alias is None:
+            chosen = _family_default(aliases)
+            if chosen is None:
+                return (
+                    None,
+                    f"'{ref}' needs a default connection, but family '{family}' has "
+                    f"several aliases and none is marked `default: true`",
+                    f"mark one with `default: true` or write @{family}.<alias> "
+                    f"(aliases: {', '.join(sorted(aliases))})",
+                )
+            return chosen, "", ""
+        if alias not in aliases:
+            return (
+                None,
+                f"connection '{ref}' is not defined in {self.document.file}",
+                f"defined {family} aliases: {', '.join(sorted(aliases))}",
+            )
+        return aliases[alias], "", ""
+
+
+def _family_default(aliases: dict[str, Connection]) -> Connection | None:
+    marked = [c for c in aliases.values() if c.is_default]
+    if marked:
+        return marked[0]
+    if "default" in aliases:
+        return aliases["default"]
+    return next(iter(aliases.values())) if len(aliases) == 1 else None
+
+
+def find_connections_file(
+    pipeline_path: Path, explicit: Path | None, cwd: Path | None = None
+) -> tuple[Path | None, list[Path]]:
+    """The connections file to use, and where it looked: explicit, next to the pipeline, cwd."""
+    if explicit is not None:
+        return explicit, [explicit]
+    looked = [pipeline_path.parent / CONNECTIONS_FILE, (cwd or Path.cwd()) / CONNECTIONS_FILE]
+    for candidate in looked:
+        if candidate.is_file():
+            return candidate, looked
+    return None, looked
+
+
+def parse_connections(path: Path) -> ConnectionsFile:
+    """Read a connections file; problems are in `result.document.findings`."""
+    from osiris.pipeline.source import read_yaml
+
+    _, doc = read_yaml(path)
+    conns = ConnectionsFile(path, doc)
+    data = doc.data
+    if doc.findings and data is None:
+        return conns
+    if not isinstance(data, dict) or not isinstance(data.get("connections"), dict):
+        doc.add(
+            ("connections",) if isinstance(data, dict) and "connections" in data else (),
+            "a connections file must be a mapping with a `connections:` mapping of families",
+            "write `connections:` then `<family>:` then `<alias>:` with its fields",
+        )
+        return conns
+    for key in data:
+        if key != "connections" and not key.startswith("x-"):
+            doc.add(
+                (key,),
+                f"unknown key '{key}'",
+                "the only top-level key is `connections`",
+                at_key=True,
+            )
+    for family, aliases in data["connections"].items():
+        fpath: KeyPath = ("connections", family)
+        if not _FAMILY.match(family):
+            doc.add(
+                fpath,
+                f"invalid family name '{family}'",
+                "use lower-case letters, digits and '_'",
+                at_key=True,
+            )
+            continue
+        if not isinstance(aliases, dict):
+            doc.add(
+                fpath,
+                f"family '{family}' must be a mapping of aliases",
+                "write `<alias>:` with its fields below",
+            )
+            continue
+        found: dict[str, Connection] = {}
+        for alias, fields in aliases.items():
+            conn = _connection(doc, family, alias, fields)
+            if conn is not None:
+                found[alias] = conn
+        marked = [c for c in found.values() if c.is_default]
+        for extra in marked[1:]:
+            doc.add(
+                (*extra.path, "default"),
+                f"family '{family}' has more than one default: {marked[0].alias} and {extra.alias}",
+                "keep `default: true` on one alias only",
+            )
+        conns.families[family] = found
+    return conns
+
+
+def _connection(doc: Document, family: str, alias: str, fields: Any) -> Connection | None:
+    path: KeyPath = ("connections", family, alias)
+    if not _ALIAS.match(alias):
+        doc.add(
+            path,
+            f"invalid alias '{alias}'",
+            "use lower-case letters, digits, '-' and '_'",
+            at_key=True,
+        )
+        return None
+    if not isinstance(fields, dict):
+        doc.add(
+            path,
+            f"connection @{family}.{alias} must be a mapping of fields",
+            "write its fields (host, port, ...) below it",
+        )
+        return None
+    is_default = fields.get("default", False)
+    if not isinstance(is_default, bool):
+        doc.add(
+            (*path, "default"),
+            "`default` must be true or false",
+            "write `default: true` to mark the family default",
+        )
+        is_default = False
+    # `x-*` keys are notes for people; drivers get only real fields.
+    values = {k: v for k, v in fields.items() if k != "default" and not k.startswith("x-")}
+    for name, value in values.items():
+        _check_templates(doc, (*path, name), value)
+    return Connection(family, alias, values, is_default, path)
+
+
+def _check_templates(doc: Document, path: KeyPath, value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            refs = [p for p in parse_template(value) if isinstance(p, Ref)]
+        except TemplateError as exc:
+            doc.add(path, str(exc), "write ${VAR} or ${VAR:-default}; write $${ for a literal ${")
+            return
+        for ref in refs:
+            if "." in ref.name:
+                doc.add(
+                    path,
+                    f"'{ref.text}' is not an environment variable reference",
+                    "connections can only use ${VAR} or ${VAR:-default}",
+                )
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_templates(doc, (*path, i), item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_templates(doc, (*path, key), item)
+
+
+def load_connections(path: Path) -> ConnectionsFile:
+    """A connections file, or PipelineError with every problem found in it."""
+    conns = parse_connections(path)
+    if conns.document.findings:
+        raise PipelineError(conns.document.problems())
+    return conns

@@ -1,0 +1,7 @@
+"""The executor: runs a compiled manifest, wherever a runner put it."""
+
+from __future__ import annotations
+
+__all__ = ["exec_manifest"]
+
+from osiris.executor.main import exec_manifest

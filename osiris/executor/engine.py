@@ -1,0 +1,208 @@
+"""Run a compiled manifest in this process: steps in manifest order, Arrow streams between them.
+
+Progress goes to `emit` as dicts (see progress.py). The first failing step stops the run: steps
+not yet started are skipped, streams still open are cancelled.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from osiris.components import get_registry
+from osiris.components.api import InputHandle, StepContext
+from osiris.executor.errors import classify
+from osiris.executor.handles import FileHandle, StreamHandle, Tracker, UpstreamFailedError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[..., None]
+
+
+@dataclass
+class _State:
+    emit: Emit
+    started: dict[str, float] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    trackers: dict[str, Tracker] = field(default_factory=dict)
+    outputs: dict[str, list[str]] = field(default_factory=dict)
+
+    def complete(self, step_id: str, rows: int, *, metric: str | None) -> None:
+        if self.status.get(step_id) != "running":
+            return
+        self.status[step_id] = "succeeded"
+        ms = round((time.monotonic() - self.started[step_id]) * 1000)
+        if metric:
+            self.emit("metric", metric=metric, value=rows, unit="rows", tags={"step": step_id})
+        self.emit("metric", metric="step_duration_ms", value=ms, unit="ms", tags={"step": step_id})
+        self.emit(
+            "event",
+            event="step_complete",
+            step=step_id,
+            rows=rows,
+            duration_ms=ms,
+            outputs=self.outputs.get(step_id, []),
+        )
+
+    def fail(self, step_id: str, code: str, message: str) -> None:
+        if self.status.get(step_id) != "running":
+            return
+        self.status[step_id] = "failed"
+        ms = round((time.monotonic() - self.started[step_id]) * 1000)
+        self.emit(
+            "event",
+            event="step_failed",
+            step=step_id,
+            error_code=code,
+            message=message,
+            duration_ms=ms,
+        )
+
+
+class _CountingHandle:
+    def __init__(self, inner: InputHandle, counter: list[int]) -> None:
+        self.step_id = inner.step_id
+        self._inner = inner
+        self._counter = counter
+
+    def open(self) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        reader = self._inner.open()
+
+        def counted() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                self._counter[0] += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, counted())
+
+
+def execute(
+    manifest: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str],
+    input_root: Path,
+    output_root: Path,
+    scratch_dir: Path,
+    emit: Emit,
+) -> int:
+    """Run every step; return 0 when all succeeded, 1 when a step failed."""
+    from osiris.connections import resolve_connection
+    from osiris.pipeline.manifest import resolve_step_config
+
+    state = _State(emit)
+    steps = manifest["steps"]
+    consumers: dict[str, int] = {s["id"]: 0 for s in steps}
+    for s in steps:
+        for need in s.get("needs", []):
+            consumers[need] += 1
+    handles: dict[str, InputHandle] = {}
+    registry = get_registry()
+    connect_timeout = float(manifest["run"]["network"].get("connect_timeout_seconds", 30))
+    failed = False
+
+    for step in steps:
+        sid = step["id"]
+        if failed:
+            state.status[sid] = "skipped"
+            continue
+        state.status[sid] = "running"
+        state.started[sid] = time.monotonic()
+        emit("event", event="step_start", step=sid, component=step["component"])
+        consumed = [0]
+        try:
+            inputs = {n: _CountingHandle(handles[n], consumed) for n in step.get("needs", [])}
+            ref = step.get("connection")
+            connection = resolve_connection(manifest["connections"][ref], environ) if ref else None
+            ctx = StepContext(
+                step_id=sid,
+                component=step["component"],
+                config=resolve_step_config(step, environ),
+                connection=connection,
+                inputs=dict(inputs),
+                input_root=input_root,
+                output_root=output_root,
+                scratch_dir=scratch_dir / sid,
+                connect_timeout=connect_timeout,
+                metric=functools.partial(_step_metric, emit, sid),
+                declare_output=functools.partial(_declare, state, sid, output_root=output_root),
+            )
+            driver = registry.require(step["component"]).load_driver()
+            reader = driver.run(ctx)
+            if reader is None:
+                state.complete(sid, consumed[0], metric="rows_written")
+            else:
+                read_metric = _read_metric(step)
+                tracker = Tracker(
+                    sid,
+                    reader,
+                    on_done=functools.partial(state.complete, metric=read_metric),
+                    on_error=functools.partial(_fail_from_exception, state),
+                )
+                if consumers[sid] == 1:
+                    handles[sid] = StreamHandle(tracker)
+                    state.trackers[sid] = tracker
+                elif consumers[sid] == 0:
+                    tracker.drain()
+                else:
+                    handles[sid] = FileHandle.write(tracker, scratch_dir / "data" / f"{sid}.arrow")
+            # a consumer that stopped reading early still finishes its producers
+            for need in step.get("needs", []):
+                t = state.trackers.get(need)
+                if t is not None and not t.finished:
+                    state.complete(need, t.rows, metric=_read_metric_id(steps, need))
+        except UpstreamFailedError as exc:
+            state.fail(sid, "upstream.failed", f"stopped because step '{exc.step_id}' failed")
+        except BaseException as exc:
+            if any(state.status.get(n) == "failed" for n in step.get("needs", [])):
+                # the producer already reported the real cause; this is its echo
+                state.fail(sid, "upstream.failed", "stopped because an upstream step failed")
+            else:
+                _fail_from_exception(state, sid, exc)
+            if not isinstance(exc, Exception):
+                raise
+        if state.status[sid] == "failed":
+            failed = True
+            for other, t in state.trackers.items():
+                if state.status.get(other) == "running":
+                    state.fail(other, "cancelled", f"stopped because step '{sid}' failed")
+                    t.finished = True
+
+    for sid, t in state.trackers.items():
+        if state.status.get(sid) == "running":
+            state.complete(sid, t.rows, metric=_read_metric_id(steps, sid))
+    return 1 if any(v == "failed" for v in state.status.values()) else 0
+
+
+def _read_metric(step: Mapping[str, Any]) -> str | None:
+    return "rows_read" if step.get("mode") == "extract" else None
+
+
+def _read_metric_id(steps: list[dict[str, Any]], sid: str) -> str | None:
+    return next(_read_metric(s) for s in steps if s["id"] == sid)
+
+
+def _step_metric(emit: Emit, sid: str, name: str, value: float, unit: str, **tags: Any) -> None:
+    emit("metric", metric=name, value=value, unit=unit, tags={"step": sid, **tags})
+
+
+def _declare(state: _State, sid: str, path: Path, *, output_root: Path) -> None:
+    rel = path.resolve().relative_to(output_root.resolve()).as_posix()
+    state.outputs.setdefault(sid, []).append(rel)
+
+
+def _fail_from_exception(state: _State, sid: str, exc: BaseException) -> None:
+    code, message = classify(exc)
+    if code == "internal.error":
+        log.error("step %s crashed:\n%s", sid, "".join(traceback.format_exception(exc)))
+    state.fail(sid, code, message)

@@ -1,0 +1,51 @@
+"""Limits the executor enforces on itself, so they hold the same way on every runner."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CHECK_SECONDS = 0.25
+
+
+def rss_bytes_of_group(pgid: int) -> int:
+    """Resident memory of every process in the process group `pgid` (Linux /proc)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def start_memory_watchdog(memory_mb: int | None, emit: Callable[..., Any]) -> None:
+    """Stop the executor (exit 137) when its process group's RSS goes over `memory_mb`."""
+    if not memory_mb or not Path("/proc/self/stat").exists():
+        return
+    limit = memory_mb * 1024 * 1024
+    pgid = os.getpgid(0)
+
+    def watch() -> None:
+        stop = threading.Event()
+        while not stop.wait(CHECK_SECONDS):
+            used = rss_bytes_of_group(pgid)
+            if used > limit:
+                emit(
+                    "limit",
+                    limit="memory_mb",
+                    message=f"the run used {used // (1024 * 1024)} MB, over its memory limit "
+                    f"of {memory_mb} MB",
+                )
+                os._exit(137)
+
+    threading.Thread(target=watch, name="osiris-memory-watchdog", daemon=True).start()

@@ -1,0 +1,60 @@
+"""The OML v0.1.0 pipeline as validated data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from osiris.pipeline.source import Document
+
+OML_VERSIONS = ("0.1.0",)
+ParamType = Literal["string", "integer", "number", "boolean"]
+PARAM_TYPES: tuple[ParamType, ...] = ("string", "integer", "number", "boolean")
+ParamValue = str | int | float | bool
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+STEP_ID_PATTERN = r"^[a-z_][a-z0-9_]*$"
+PARAM_NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: ParamType
+    default: ParamValue | None = None  # None: no default, the parameter must be bound
+    description: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return f"OSIRIS_PARAM_{self.name.upper()}"
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int  # position in the file's `steps` list
+    id: str
+    component: str
+    mode: str
+    config: dict[str, Any]
+    needs: tuple[str, ...] = ()
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A loaded pipeline. `steps` are in file order, `order` is the topological order of ids."""
+
+    path: Path
+    source: bytes
+    oml_version: str
+    name: str
+    description: str
+    params: dict[str, Param]
+    steps: tuple[Step, ...]
+    order: tuple[str, ...]
+    extensions: dict[str, Any]
+    document: Document = field(repr=False, compare=False)
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+
+def run(ctx):
+    raise RuntimeError(ctx.config.get("message", "boom"))

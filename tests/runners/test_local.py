@@ -1,0 +1,74 @@
+"""LocalRunner specifics: signals to a real `osiris run`, registry errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from osiris.errors import UsageError
+from osiris.runners import get_runner
+from osiris.runners.local import LocalRunner
+from testing.runner_helpers import write_pipeline
+
+SLEEPY = """
+oml_version: "0.1.0"
+name: sleepy
+steps:
+  - id: nap
+    component: testkit.sleeper
+    mode: extract
+    config: {seconds: 60, heartbeat: 0.5, spawn_child: true}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [nap]
+    config: {path: nap.csv}
+"""
+
+
+def test_registry_resolves_and_rejects():
+    assert get_runner("local") is LocalRunner
+    with pytest.raises(UsageError) as err:
+        get_runner("k8s")
+    assert err.value.message == "unknown executor 'k8s'; expected one of: e2b, local"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_to_osiris_run_interrupts_cleanly(tmp_path, sig):
+    write_pipeline(tmp_path, SLEEPY)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "start  nap" in line:
+            break
+    time.sleep(1.0)  # let the executor start its grandchild
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=15)
+    proc.stdout.close()
+    assert proc.returncode == 130
+    assert time.monotonic() - sent < 10
+    assert "Interrupted (exit 130): [interrupted]" in err
+
+    session = next(p for p in (tmp_path / "logs").iterdir() if p.is_dir())
+    info = json.loads((session / "session.json").read_text())
+    assert info["status"] == "interrupted" and info["exit_code"] == 130
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    names = [e["event"] for e in events]
+    assert names[-2:] == ["run_failed", "run_cleanup"]
+    assert events[-2]["reason"] == "interrupted"
+    stdout = (session / "artifacts" / "stdout.txt").read_text()
+    grandchild = int(next(x for x in stdout.splitlines() if "grandchild pid" in x).split()[-1])
+    stat = Path(f"/proc/{grandchild}/stat")
+    assert not stat.exists() or stat.read_text().split(") ")[1][0] == "Z"

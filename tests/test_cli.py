@@ -1,0 +1,144 @@
+"""The CLI as users meet it: help, version, exit codes, the quickstart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from osiris import __version__
+from osiris.cli import main
+from testing.runner_helpers import osiris_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_imports_no_heavy_modules():
+    code = (
+        "import sys, contextlib, io\n"
+        "from osiris.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    rc = main(['--help'])\n"
+        "print(rc, sorted(m for m in ('duckdb', 'pyarrow', 'e2b', 'pydantic_settings')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0 []"
+
+
+def test_help_and_version(capsys):
+    assert main(["--help"]) == 0
+    assert "osiris run <pipeline>" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"osiris {__version__}"
+
+
+def test_bad_usage_is_exit_2(capsys):
+    assert main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "osiris --help" in err
+
+
+def test_bad_param_syntax_is_exit_2(tmp_path, capsys):
+    assert main(["validate", str(ROOT / "examples/quickstart.yaml"), "--param", "nokey"]) == 2
+    assert "error: --param expects key=value, got 'nokey'" in capsys.readouterr().err
+
+
+def test_unknown_executor_lists_valid_ones(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", str(ROOT / "examples/quickstart.yaml"), "--executor", "k8s"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: cli --executor: runner.executor: expected one of local, e2b, got 'k8s'"
+    )
+
+
+@pytest.fixture
+def quickstart(tmp_path):
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    return tmp_path
+
+
+def test_quickstart_runs_end_to_end(quickstart):
+    proc = osiris_cli("run", "examples/quickstart.yaml", cwd=quickstart)
+
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Running quickstart-revenue (5 steps) with the local executor")
+    assert any(line.startswith("  done   revenue: ") for line in lines)
+    assert any(line.startswith("Succeeded in ") for line in lines)
+    session = next(quickstart.joinpath("logs").iterdir())
+    outputs = session / "artifacts" / "outputs"
+    csv_rows = (outputs / "revenue.csv").read_text().splitlines()
+    assert csv_rows[0] == '"customer_id","name","country","paid_orders","revenue","last_order"'
+    assert len(csv_rows) == 13  # header + the 12 customers, all of whom have paid orders
+    info = json.loads((session / "session.json").read_text())
+    assert info["status"] == "succeeded" and info["exit_code"] == 0
+    assert (session / "artifacts" / "manifest.json").is_file()
+    assert (session / "artifacts" / "pipeline.yaml").read_text() == (
+        quickstart / "examples" / "quickstart.yaml"
+    ).read_text()
+
+
+def test_quickstart_param_changes_result(quickstart):
+    proc = osiris_cli(
+        "run", "examples/quickstart.yaml", "--param", "min_revenue=100000", "--json", cwd=quickstart
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "succeeded"
+    assert summary["steps"]["write_csv"]["rows_written"] == 0
+
+
+def test_dry_run(quickstart):
+    proc = osiris_cli("run", "examples/quickstart.yaml", "--dry-run", cwd=quickstart)
+    assert proc.returncode == 0, proc.stderr
+    assert "Dry run OK" in proc.stdout
+    session = next(quickstart.joinpath("logs").iterdir())
+    assert json.loads((session / "session.json").read_text())["status"] == "dry_run"
+    assert not (session / "artifacts" / "outputs" / "revenue.csv").exists()
+
+
+def test_failed_run_exit_1_and_bundle(quickstart):
+    (quickstart / "examples" / "data" / "orders.csv").unlink()
+    proc = osiris_cli("run", "examples/quickstart.yaml", cwd=quickstart)
+    assert proc.returncode == 1
+    assert "Failed in step 'orders' (exit 1): [file.not_found]" in proc.stderr
+    bundle_line = next(line for line in proc.stderr.splitlines() if "bundle:" in line)
+    assert Path(quickstart, bundle_line.split("bundle:")[1].strip()).is_file()
+
+
+def test_validate_reports_positions_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        'oml_version: "0.1.0"\nname: bad\nsteps:\n  - id: a\n    component: nope.nothing\n'
+        "    mode: extract\n    config: {}\n"
+    )
+    proc = osiris_cli("validate", "bad.yaml", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 2
+    report = json.loads(proc.stdout)
+    problem = report["pipelines"][0]["problems"][0]
+    assert (problem["file"], problem["line"], problem["col"]) == ("bad.yaml", 5, 16)
+    assert "Traceback" not in proc.stderr
+
+
+def test_compile_is_deterministic_across_processes(tmp_path):
+    example = ROOT / "examples" / "quickstart.yaml"
+    first = osiris_cli("compile", str(example), cwd=tmp_path)
+    second = osiris_cli("compile", str(example), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    manifest = json.loads(first.stdout)
+    assert [s["id"] for s in manifest["steps"]] == [
+        "orders",
+        "customers",
+        "revenue",
+        "write_csv",
+        "write_parquet",
+    ]
