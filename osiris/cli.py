@@ -15,6 +15,7 @@ Usage:
   osiris logs show <session> [--logs-dir=<dir>] [--events] [--json]
   osiris logs bundle (--session=<id> | <session>) [--logs-dir=<dir>] [--out=<file>]
   osiris logs gc (--keep=<n> | --older-than=<days>) [--logs-dir=<dir>] [--dry-run]
+  osiris e2b template build [--name=<name>] [--wheel=<file>] [--config=<file>]
   osiris exec <manifest> --workdir=<dir> --input-root=<dir>
   osiris (-h | --help)
   osiris --version
@@ -26,6 +27,7 @@ Commands:
   components   list the available components, or show one's spec
   config       show the effective configuration and where each value comes from
   logs         list, show, bundle and clean up session directories
+  e2b          build the E2B template runs use (osiris preinstalled)
   exec         (internal) run a compiled manifest; what every runner starts
 
 Options:
@@ -39,6 +41,8 @@ Options:
   --logs-dir=<dir>        where session directories go [env: OSIRIS_LOGGING__LOGS_DIR]
   --format=<fmt>          text or json [default: text]
   --out=<file>            output file
+  --name=<name>           template name [default: runner.e2b.image]
+  --wheel=<file>          an osiris wheel to install (default: built from this checkout)
   --quiet                 print only the final summary line
   --json                  machine-readable output
   -v                      verbose: debug log on the console
@@ -128,6 +132,10 @@ def _dispatch(args: dict[str, Any]) -> int:
     fmt = args.get("--format") or "text"
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, got '{fmt}'")
+    if args["e2b"]:
+        return commands.e2b_template_build(
+            loaded, name=args["--name"], wheel=Path(args["--wheel"]) if args["--wheel"] else None
+        )
     if args["validate"]:
         return commands.validate(
             [Path(p) for p in args["<pipeline>"]], loaded=loaded, params=_params(args), fmt=fmt

@@ -19,11 +19,15 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _errors(name: str, record: Any) -> list[str]:
+def schema_errors(name: str, record: Any) -> list[str]:
+    """Every way `record` breaks the published schema `name` ("event", "metric", "session")."""
     return sorted(
         f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
         for e in _validator(name).iter_errors(record)
     )
+
+
+_errors = schema_errors  # the name tests/conftest.py imports
 
 
 def assert_session_valid(path: Path, *, allow_truncated: bool = False) -> None:
@@ -40,7 +44,7 @@ def assert_session_valid(path: Path, *, allow_truncated: bool = False) -> None:
     except (OSError, ValueError) as exc:
         problems.append(f"session.json: {exc}")
     else:
-        problems += [f"session.json: {msg}" for msg in _errors("session", data)]
+        problems += [f"session.json: {msg}" for msg in schema_errors("session", data)]
         if isinstance(data, dict) and data.get("session_id") != session_id:
             problems.append(f"session.json: session_id is not {session_id!r}")
     for name, schema in (("events.jsonl", "event"), ("metrics.jsonl", "metric")):
@@ -59,7 +63,7 @@ def assert_session_valid(path: Path, *, allow_truncated: bool = False) -> None:
             except ValueError as exc:
                 problems.append(f"{name}:{number}: not JSON: {exc}")
                 continue
-            problems += [f"{name}:{number}: {msg}" for msg in _errors(schema, record)]
+            problems += [f"{name}:{number}: {msg}" for msg in schema_errors(schema, record)]
             if isinstance(record, dict) and record.get("session") != session_id:
                 problems.append(f"{name}:{number}: session is not {session_id!r}")
     assert not problems, f"{path} is not a valid session:\n" + "\n".join(problems)

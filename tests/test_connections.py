@@ -71,8 +71,7 @@ def test_resolve_connection():
     with pytest.raises(ConnectionsError) as err:
         resolve_connection(ENTRY, {})
     assert err.value.message == (
-        "connection @mysql.default: environment variable MYSQL_PASSWORD is not set "
-        "(field password)"
+        "connection @mysql.default: environment variable MYSQL_PASSWORD is not set (field password)"
     )
     assert err.value.hint == "export MYSQL_PASSWORD=... or add a default: ${MYSQL_PASSWORD:-...}"
 

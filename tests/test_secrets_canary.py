@@ -129,17 +129,24 @@ def test_no_canary_escapes_before_submit(project):
 
 
 def test_no_canary_escapes_when_interrupted(project):
-    text = PIPELINE.replace("FAIL", "false") + """
+    text = (
+        PIPELINE.replace("FAIL", "false")
+        + """
   - id: nap
     component: testkit.sleeper
     mode: extract
     config: {seconds: 60, heartbeat: 0.5}
 """
+    )
     write_pipeline(project, text)
     env = {**os.environ, **ENV, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"], cwd=project, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     seen = []

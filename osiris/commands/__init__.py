@@ -5,6 +5,7 @@ from __future__ import annotations
 from osiris.commands.components import components_list, components_show
 from osiris.commands.config import config_show
 from osiris.commands.crash import report_crash
+from osiris.commands.e2b import e2b_template_build
 from osiris.commands.logs import logs
 from osiris.commands.pipeline import compile_one, validate
 from osiris.commands.run import run
@@ -14,6 +15,7 @@ __all__ = [
     "components_list",
     "components_show",
     "config_show",
+    "e2b_template_build",
     "logs",
     "report_crash",
     "run",

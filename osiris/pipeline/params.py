@@ -6,6 +6,7 @@ command line and the environment are text and are coerced to the declared type.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +41,9 @@ def coerce(ptype: ParamType, text: str) -> ParamValue:
     elif ptype == "integer" and _INT.match(value):
         return int(value)
     elif ptype == "number" and _NUMBER.match(value):
-        return int(value) if _INT.match(value) else float(value)
+        number = int(value) if _INT.match(value) else float(value)
+        if math.isfinite(number):
+            return number
     raise ValueError(value)
 
 

@@ -197,7 +197,12 @@ class _Converter:
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if depth >= MAX_DEPTH:
-            self._problem(node, path, f"nesting is deeper than {MAX_DEPTH} levels", None)
+            self._problem(
+                node,
+                path,
+                f"nesting is deeper than {MAX_DEPTH} levels",
+                "flatten the structure; pipelines never need this depth",
+            )
             return None
         if id(node) in active:
             self._problem(
@@ -278,7 +283,10 @@ class _Converter:
             for source in reversed(sources):
                 if not isinstance(source, yaml.MappingNode):
                     self._problem(
-                        source, path, "'<<' must merge a mapping or a list of mappings", None
+                        source,
+                        path,
+                        "'<<' must merge a mapping or a list of mappings",
+                        "write `<<: *anchor` where the anchor names a mapping",
                     )
                     continue
                 merged = self.convert(source, path, depth, active)

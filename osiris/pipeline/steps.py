@@ -112,7 +112,7 @@ def compile_step(
             ref=ref,
             connections=connections,
         )
-        ok = ok and (connection is not None or spec.connection_family is None)
+        ok = ok and connection is not None
     if bound_ok:
         try:
             check = validator(spec.config_schema)

@@ -65,8 +65,14 @@ def sdk_errors(doing: str, *, template: str = "") -> Iterator[None]:
         ) from exc
     except e2b.SandboxNotFoundException as exc:
         raise RunnerError(f"the sandbox is gone while {doing} (it died or timed out)") from exc
-    except (e2b.SandboxNotRunningException, e2b.SandboxUnreachableException) as exc:
+    except e2b.SandboxUnreachableException as exc:
+        raise RunnerError(f"the executor's output stream dropped while {doing}") from exc
+    except e2b.SandboxNotRunningException as exc:
         raise RunnerError(f"the sandbox stopped running while {doing}") from exc
+    except e2b.ServiceBusyException as exc:
+        raise RunnerError(
+            f"E2B is busy (503) while {doing}", hint="retry in a few minutes"
+        ) from exc
     except e2b.TimeoutException as exc:
         raise RunnerError(f"E2B timed out while {doing}") from exc
     except e2b.SandboxException as exc:
@@ -78,6 +84,8 @@ def sdk_errors(doing: str, *, template: str = "") -> Iterator[None]:
             ) from exc
         raise RunnerError(f"E2B error while {doing}: {text}") from exc
     except Exception as exc:
+        if type(exc).__name__ in ("ReadTimeout", "WriteTimeout", "ConnectTimeout", "PoolTimeout"):
+            raise RunnerError(f"E2B timed out while {doing}") from exc
         if type(exc).__module__.split(".")[0] in ("e2b", "httpx", "pyqwest", "connectrpc"):
             raise RunnerError(f"lost the connection to E2B while {doing}: {exc}") from exc
         if str(exc) == "Command ended without an end event":
@@ -105,6 +113,19 @@ def network_options(allow: Sequence[str]) -> tuple[dict[str, Any] | None, list[s
         if entry.host and entry.host not in hosts:
             hosts.append(entry.host)
     return {"allow_out": hosts, "deny_out": ["0.0.0.0/0"]}, notes
+
+
+def cached_wheel() -> Path:
+    """This osiris as a wheel, built once per version into the user's cache."""
+    from osiris.runners.e2b_template import build_wheel
+
+    cache = Path(os.environ.get("OSIRIS_CACHE_DIR") or Path.home() / ".cache" / "osiris")
+    wheel_dir = cache / "wheels" / __version__
+    found = sorted(wheel_dir.glob(f"osiris_run-{__version__}-*.whl"))
+    if found:
+        return found[-1]
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    return build_wheel(wheel_dir)
 
 
 class E2BRunner(Runner):
@@ -181,20 +202,39 @@ class E2BRunner(Runner):
             self._sandbox.files.write_files([{"path": p, "data": d} for p, d in files])
         session.metric("bytes_uploaded", sum(len(d) for _, d in files), "bytes", files=len(files))
 
-    def _ensure_osiris(self, session: Session) -> None:
-        # fast path: the template ships this exact osiris version
+    def _osiris_version(self) -> str:
         probe = "python3 -c 'import osiris, sys; sys.stdout.write(osiris.__version__)'"
         e2b = _sdk()
         with sdk_errors("checking osiris in the sandbox"):
             try:
-                found = self._sandbox.commands.run(probe, timeout=60).stdout.strip()
+                return str(self._sandbox.commands.run(probe, timeout=60).stdout.strip())
             except e2b.CommandExitException:
-                found = ""
-        if found != __version__:
+                return ""
+
+    def _ensure_osiris(self, session: Session) -> None:
+        """Fast path: the template ships this osiris. Else install the local wheel into it."""
+        found = self._osiris_version()
+        if found == __version__:
+            return
+        wheel = cached_wheel()
+        target = f"{RUN_DIR}/wheel/{wheel.name}"
+        log.info("template %s has osiris %s; installing %s", self.image, found or "-", wheel.name)
+        session.emit(
+            "run_notice",
+            message=f"installing osiris {__version__} into the sandbox "
+            f"(template '{self.image}' has {found or 'none'}); build a template with "
+            "`osiris e2b template build` to skip this",
+        )
+        with sdk_errors("installing osiris into the sandbox"):
+            self._sandbox.files.write(target, wheel.read_bytes())
+            self._sandbox.commands.run(
+                f"python3 -m pip install --quiet --user '{target}[db]'", timeout=600
+            )
+        session.metric("bytes_uploaded", wheel.stat().st_size, "bytes", files=1)
+        if self._osiris_version() != __version__:
             raise RunnerError(
-                f"the E2B template '{self.image}' has osiris {found or 'not installed'}, "
-                f"this run needs {__version__}",
-                hint="rebuild it with `osiris e2b template build`",
+                f"could not install osiris {__version__} into template '{self.image}'",
+                hint="build a template with `osiris e2b template build`",
             )
 
     def _execute(self, prepared: PreparedRun, session: Session, relay: ProgressRelay) -> int:
@@ -270,4 +310,4 @@ class E2BRunner(Runner):
         killed = False
         with contextlib.suppress(Exception):
             killed = bool(sandbox.kill())
-        return {"sandbox_id": sandbox.sandbox_id, "sandbox_killed": killed}
+        return {"sandbox_id": sandbox.sandbox_id, "removed": killed}

@@ -164,7 +164,7 @@ class LocalRunner(Runner):
         info: dict[str, Any] = {"pid": self._pid}
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-            info["workdir_removed"] = not self._workdir.exists()
+            info["removed"] = not self._workdir.exists()
         return info
 
 

@@ -54,8 +54,10 @@ def find_sessions(logs_dir: Path) -> list[SessionInfo]:
 
 
 def resolve_session(logs_dir: Path, session: str) -> Path:
-    """A session directory from an id, a unique prefix of the id or of its random tail,
-    "last", or a path."""
+    """The directory `session` names: an id, "last", a path, or a unique prefix.
+
+    The prefix may be of the whole id or of its random tail alone.
+    """
     if session == "last":
         found = find_sessions(logs_dir)
         if not found:
@@ -189,13 +191,13 @@ def logs_gc(
                 bundle.unlink()
         if not dry_run:
             shutil.rmtree(info.path)
-        detail = f"{info.pipeline_name or '-'}, {status_text(info)}, {age / _DAY:.1f} days old"
+        detail = f"{info.pipeline_name or '-'}, {status_text(info)}, {_age(age)} old"
         print(f"{verb} {info.id}  ({detail})")
         removed += 1
         freed += size
     if removed:
         noun = "session" if removed == 1 else "sessions"
-        print(f"{verb} {removed} {noun}, {_megabytes(freed)}; {kept} kept")
+        print(f"{verb} {removed} {noun} ({_size_text(freed)}); {kept} kept")
     else:
         print(f"nothing to remove; {kept} kept")
     return 0
@@ -211,5 +213,13 @@ def _size(path: Path) -> int:
     return total
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB freed" if size >= 100_000 else f"{size / 1000:.1f} kB freed"
+def _size_text(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.1f} kB"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(seconds, 0) // 60:.0f} min"
+    if seconds < _DAY:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / _DAY:.1f} days"

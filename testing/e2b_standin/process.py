@@ -112,15 +112,18 @@ class RunningProcess:
 
     def _read(self, name: str, pipe: Any) -> None:
         faults = self.sandbox.faults
-        tail = ""
+        tail = ""  # the end of the previous chunk, so a marker split across reads still matches
         try:
             while chunk := os.read(pipe.fileno(), 65536):
                 self._broadcast((name, chunk))
                 window = tail + chunk.decode("utf-8", "replace")
                 tail = window[-200:]
                 if faults.drop_stream_on_output and faults.drop_stream_on_output in window:
+                    tail = ""
                     self._broadcast(("drop", None))
                 if faults.die_on_output and faults.die_on_output in window:
+                    tail = ""
+                    # Not on this thread: terminate() waits for this reader to finish.
                     threading.Thread(
                         target=self.sandbox.terminate, args=("died",), daemon=True
                     ).start()

@@ -81,6 +81,7 @@ class _BodyReader(io.RawIOBase):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: WSGIServer
+    _started = False
 
     def setup(self) -> None:
         super().setup()
@@ -98,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
     def _environ(self, body: _BodyReader) -> dict[str, Any]:
         url = urlsplit(self.path)
@@ -161,14 +162,12 @@ class _Handler(BaseHTTPRequestHandler):
                 total: int | None = sum(len(c) for c in result)
             else:
                 chunks, total = result, None
-            started = False
             for chunk in chunks:
-                if not started:
+                if not self._started:
                     self._start(status_headers, total, body)
-                    started = True
                 if chunk:
                     self._write(chunk, framed=total is None)
-            if not started:
+            if not self._started:
                 self._start(status_headers, total, body)
             if total is None:
                 self.wfile.write(b"0\r\n\r\n")

@@ -27,4 +27,3 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[E2BStandin]:
             monkeypatch.setenv(key, value)
         yield server
         assert server.sandboxes == {}, "the test left sandboxes alive"
-

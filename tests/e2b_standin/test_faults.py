@@ -15,7 +15,9 @@ def test_create_401_raises_authentication_exception(standin: E2BStandin, e2b: Mo
     standin.faults.create_errors = [401]
     with pytest.raises(e2b.AuthenticationException) as caught:
         e2b.Sandbox.create()
-    assert str(caught.value) == "401: Unauthorized, please check your credentials. - Invalid API key"
+    assert (
+        str(caught.value) == "401: Unauthorized, please check your credentials. - Invalid API key"
+    )
 
 
 def test_create_429_once_is_retried_by_the_sdk(standin: E2BStandin, e2b: ModuleType) -> None:
@@ -30,7 +32,7 @@ def test_create_429_past_the_retries_raises_rate_limit_exception(
     standin: E2BStandin, e2b: ModuleType
 ) -> None:
     standin.faults.create_errors = [429] * 4  # the first try and the SDK's 3 retries
-    with pytest.raises(e2b.RateLimitException, match="^429: Rate limit exceeded"):
+    with pytest.raises(e2b.RateLimitException, match=r"^429: Rate limit exceeded"):
         e2b.Sandbox.create()
     assert standin.history == []
 
@@ -41,6 +43,24 @@ def test_create_500_raises_sandbox_exception(standin: E2BStandin, e2b: ModuleTyp
         e2b.Sandbox.create()
     assert str(caught.value) == "500: Failed to create sandbox: internal error"
     assert caught.value.status_code == 500
+    assert standin.faults.create_errors == []  # not retried
+
+
+def test_create_503_past_the_retries_raises_service_busy(
+    standin: E2BStandin, e2b: ModuleType
+) -> None:
+    standin.faults.create_errors = [503] * 4
+    with pytest.raises(e2b.ServiceBusyException, match=r"^503: Service temporarily unavailable"):
+        e2b.Sandbox.create()
+
+
+def test_create_502_past_the_retries_raises_sandbox_exception(
+    standin: E2BStandin, e2b: ModuleType
+) -> None:
+    standin.faults.create_errors = [502] * 4
+    with pytest.raises(e2b.SandboxException) as caught:
+        e2b.Sandbox.create()
+    assert (str(caught.value), caught.value.status_code) == ("502: Bad gateway", 502)
 
 
 def test_unknown_template_gets_the_api_404(standin: E2BStandin, e2b: ModuleType) -> None:
@@ -92,7 +112,9 @@ def test_output_stream_dropped_mid_command(standin: E2BStandin, e2b: ModuleType)
     seen: list[str] = []
     with e2b.Sandbox.create() as sandbox:
         with pytest.raises(e2b.SandboxUnreachableException, match="state is unknown"):
-            sandbox.commands.run("echo halfway; sleep 0.3; echo done > finished", on_stdout=seen.append)
+            sandbox.commands.run(
+                "echo halfway; sleep 0.3; echo done > finished", on_stdout=seen.append
+            )
         assert seen == ["halfway\n"]
         # The connection was lost, not the command: it runs to its end, and the sandbox lives.
         command = standin.history[0].commands[0]

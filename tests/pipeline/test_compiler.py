@@ -23,8 +23,9 @@ def compile_problems(text: str, **kwargs) -> list[str]:
 
 def test_manifest_shape(here):
     text = HEAD + step("fixture.csv_extractor", "extract", "{path: ./data/in.csv}", "read")
-    text += step("fixture.csv_writer", "write", "{path: out/x.csv, extra_paths: [a.csv]}", "w",
-                 "[read]")
+    text += step(
+        "fixture.csv_writer", "write", "{path: out/x.csv, extra_paths: [a.csv]}", "w", "[read]"
+    )
     path = write(P, text)
     m = compile_file(path, run_settings={"limits": {"timeout_seconds": 5}})
     data = dict(m.data)
@@ -104,7 +105,7 @@ def test_config_schema_errors_are_located(here):
         "p.yaml:8:13: step 's' → config: missing required key 'path' "
         "(hint: add `path:` (CSV file to read, relative to the pipeline))",
         "p.yaml:8:14: step 's' → config.pth: unknown key 'pth' (hint: did you mean 'path'?)",
-        "p.yaml:8:33: step 's' → config.delimiter: must be one of: \",\", \";\", \"\\t\"; "
+        'p.yaml:8:33: step \'s\' → config.delimiter: must be one of: ",", ";", "\\t"; '
         "got string '|'",
         "p.yaml:8:45: step 's' → config.limit: 0 is less than the minimum of 1",
         "p.yaml:13:21: step 't' → config.query: expected a string, got integer 5",
@@ -131,10 +132,10 @@ connections:
 def test_connection_references(here):
     write(Path("osiris_connections.yaml"), CONNS)
     text = HEAD + step("fixture.mysql_extractor", "extract", "{connection: mysql, table: t}", "a")
-    text += step("fixture.mysql_extractor", "extract", "{connection: '@postgres.dw', table: t}",
-                 "b")
-    text += step("fixture.mysql_extractor", "extract", "{connection: '@mysql.nope', table: t}",
-                 "c")
+    text += step(
+        "fixture.mysql_extractor", "extract", "{connection: '@postgres.dw', table: t}", "b"
+    )
+    text += step("fixture.mysql_extractor", "extract", "{connection: '@mysql.nope', table: t}", "c")
     text += step("fixture.csv_extractor", "extract", "{connection: '@mysql', path: x}", "d")
     text += step("fixture.postgres_writer", "write", "{connection: '@pg', table: t}", "e")
     assert compile_problems(text) == [
@@ -166,8 +167,9 @@ def test_undefined_family(here):
 def test_connections_in_the_manifest(here):
     write(Path("osiris_connections.yaml"), CONNS)
     text = HEAD + step("fixture.mysql_extractor", "extract", "{connection: '@mysql', table: t}")
-    text += step("fixture.postgres_writer", "write", "{connection: '@postgres.dw', table: t}",
-                 "w", "[s]")
+    text += step(
+        "fixture.postgres_writer", "write", "{connection: '@postgres.dw', table: t}", "w", "[s]"
+    )
     m = compile_file(write(P, text))
     assert [(s["config"]["connection"], s["connection"]) for s in m.data["steps"]] == [
         ("@mysql", "@mysql.main"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,35 @@ FUZZ = settings(
 )
 SEEDS = [ORDERS.read_text(), MYSQL_TO_POSTGRES.read_text()]
 CONNECTIONS = (MYSQL_TO_POSTGRES.parent / "osiris_connections.yaml").read_text()
-YAML_BITS = [":", "-", " ", "\n", "  ", "{", "}", "[", "]", "&a", "*a", "<<", "!!", "'", '"',
-             "#", "${", "}", "${params.", "@mysql", "?", "|", ">", "\t", "~", "null", "---"]
+YAML_BITS = [
+    ":",
+    "-",
+    " ",
+    "\n",
+    "  ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "&a",
+    "*a",
+    "<<",
+    "!!",
+    "'",
+    '"',
+    "#",
+    "${",
+    "}",
+    "${params.",
+    "@mysql",
+    "?",
+    "|",
+    ">",
+    "\t",
+    "~",
+    "null",
+    "---",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +59,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def check(path: Path, *, compile_too: bool = True, **kwargs: Any) -> None:
-    calls = [lambda: load_pipeline(path)]
+    calls: list[Callable[[], object]] = [lambda: load_pipeline(path)]
     if compile_too:
         calls.append(lambda: compile_file(path, **kwargs))
     for call in calls:
@@ -111,13 +139,31 @@ scalars = st.one_of(
     st.integers(min_value=-(10**20), max_value=10**20),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12),
-    st.sampled_from(["${params.min_amount}", "${params.day}", "${X}", "${X:-1}", "@mysql",
-                     "@mysql.local", "fixture.csv_extractor", "extract", "transform", "write",
-                     "../x", "/abs", "$${x}", "${params.nope}", "${"]),
+    st.sampled_from(
+        [
+            "${params.min_amount}",
+            "${params.day}",
+            "${X}",
+            "${X:-1}",
+            "@mysql",
+            "@mysql.local",
+            "fixture.csv_extractor",
+            "extract",
+            "transform",
+            "write",
+            "../x",
+            "/abs",
+            "$${x}",
+            "${params.nope}",
+            "${",
+        ]
+    ),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 step_keys = st.sampled_from(["id", "component", "mode", "config", "needs", "x-a", "other"])
@@ -126,13 +172,30 @@ steps = st.lists(
         step_keys,
         st.one_of(
             values,
-            st.sampled_from(["a", "b", "c", "fixture.sql_transform", "fixture.mysql_extractor",
-                             "fixture.http_extractor", "extract", "transform"]),
+            st.sampled_from(
+                [
+                    "a",
+                    "b",
+                    "c",
+                    "fixture.sql_transform",
+                    "fixture.mysql_extractor",
+                    "fixture.http_extractor",
+                    "extract",
+                    "transform",
+                ]
+            ),
             st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=3),
-            st.fixed_dictionaries({}, optional={
-                "query": values, "path": values, "connection": values, "token": values,
-                "table": values, "url": values,
-            }),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "query": values,
+                    "path": values,
+                    "connection": values,
+                    "token": values,
+                    "table": values,
+                    "url": values,
+                },
+            ),
         ),
         max_size=6,
     ),
@@ -147,10 +210,16 @@ pipelines = st.fixed_dictionaries(
         "params": st.dictionaries(
             st.sampled_from(["min_amount", "day", "Bad", "x"]),
             st.fixed_dictionaries(
-                {}, optional={"type": st.sampled_from(["string", "integer", "number",
-                                                       "boolean", "float"]) | values,
-                              "default": values, "description": values, "extra": values},
-            ) | values,
+                {},
+                optional={
+                    "type": st.sampled_from(["string", "integer", "number", "boolean", "float"])
+                    | values,
+                    "default": values,
+                    "description": values,
+                    "extra": values,
+                },
+            )
+            | values,
             max_size=3,
         ),
         "steps": steps | values,
@@ -161,11 +230,16 @@ pipelines = st.fixed_dictionaries(
 
 
 @FUZZ
-@given(data=pipelines, params=st.dictionaries(st.sampled_from(["min_amount", "day", "zz"]),
-                                              st.text(max_size=6), max_size=2))
+@given(
+    data=pipelines,
+    params=st.dictionaries(
+        st.sampled_from(["min_amount", "day", "zz"]), st.text(max_size=6), max_size=2
+    ),
+)
 def test_structured_pipelines(workdir, data, params):
     (workdir / "osiris_connections.yaml").write_text(CONNECTIONS)
     path = workdir / "structured.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8",
-                    errors="surrogatepass")
+    path.write_text(
+        yaml.safe_dump(data, allow_unicode=True), encoding="utf-8", errors="surrogatepass"
+    )
     check(path, params=params, environ={"OSIRIS_PARAM_DAY": "x"})

@@ -43,7 +43,13 @@ def test_byte_identical_across_processes(pipeline, params):
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         proc = subprocess.run(
-            [sys.executable, "-c", COMPILE, str(pipeline), *(f"{k}={v}" for k, v in params.items())],
+            [
+                sys.executable,
+                "-c",
+                COMPILE,
+                str(pipeline),
+                *(f"{k}={v}" for k, v in params.items()),
+            ],
             cwd=REPO,
             env=env,
             capture_output=True,

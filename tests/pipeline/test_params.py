@@ -93,6 +93,8 @@ def test_coerce(ptype, text, value):
         ("integer", ""),
         ("number", "nan"),
         ("number", "inf"),
+        ("number", "1e999"),
+        ("integer", "9" * 5000),
         ("number", "1,5"),
         ("boolean", "maybe"),
     ],

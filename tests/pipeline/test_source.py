@@ -29,14 +29,23 @@ def test_positions_of_keys_and_values():
     [
         (
             "a: [1, 2\n",
-            (2, 1, "", "invalid YAML: while parsing a flow sequence, "
-             "did not find expected ',' or ']'"),
+            (
+                2,
+                1,
+                "",
+                "invalid YAML: while parsing a flow sequence, did not find expected ',' or ']'",
+            ),
         ),
         ("a: b: c\n", (1, 5, "", "invalid YAML: mapping values are not allowed in this context")),
         (
             "a: 1\n---\nb: 2\n",
-            (2, 1, "", "invalid YAML: expected a single document in the stream, "
-             "but found another document"),
+            (
+                2,
+                1,
+                "",
+                "invalid YAML: expected a single document in the stream, "
+                "but found another document",
+            ),
         ),
         ("a: *nope\n", (1, 4, "", "invalid YAML: found undefined alias")),
         ("", (1, 1, "", "the file is empty")),
@@ -79,7 +88,13 @@ def test_values_that_are_not_plain_json_are_findings():
 
 def test_dates_stay_text_and_yaml_11_scalars_follow_pyyaml():
     doc = parse_yaml("d: 2024-05-01\nt: 2024-05-01T10:00:00Z\nb: yes\nn: ~\nf: 1.5\n", file="p")
-    assert doc.data == {"d": "2024-05-01", "t": "2024-05-01T10:00:00Z", "b": True, "n": None, "f": 1.5}
+    assert doc.data == {
+        "d": "2024-05-01",
+        "t": "2024-05-01T10:00:00Z",
+        "b": True,
+        "n": None,
+        "f": 1.5,
+    }
 
 
 def test_aliases_and_merge_keys():
@@ -94,7 +109,9 @@ def test_aliases_and_merge_keys():
     assert findings("a: &a [1, *a]\n") == [
         (1, 4, "a[1]", "an alias refers to a node that contains it")
     ]
-    assert findings("a:\n  <<: 5\n") == [(2, 7, "a", "'<<' must merge a mapping or a list of mappings")]
+    assert findings("a:\n  <<: 5\n") == [
+        (2, 7, "a", "'<<' must merge a mapping or a list of mappings")
+    ]
 
 
 def test_alias_bombs_and_deep_nesting_are_bounded():

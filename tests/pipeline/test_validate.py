@@ -246,8 +246,10 @@ def test_all_problems_are_reported_together(here):
 
 
 def test_empty_sections_read_as_none(here):
-    text = 'oml_version: "0.1.0"\nname: p\nparams:\nsteps:\n  - id: a\n    component: c.d\n' \
+    text = (
+        'oml_version: "0.1.0"\nname: p\nparams:\nsteps:\n  - id: a\n    component: c.d\n'
         "    mode: extract\n    config:\n    needs:\n"
+    )
     pipeline = load_pipeline(write(P, text))
     assert pipeline.params == {}
     assert pipeline.steps[0].config == {}

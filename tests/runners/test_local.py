@@ -45,8 +45,12 @@ def test_signal_to_osiris_run_interrupts_cleanly(tmp_path, sig):
     write_pipeline(tmp_path, SLEEPY)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:

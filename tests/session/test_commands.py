@@ -145,20 +145,20 @@ def failed_session(logs_dir: Path) -> Path:
     write_events(
         path,
         {"ts": "2025-01-02T03:04:05.010Z", "event": "run_start", "executor": "local"},
-        {"ts": "2025-01-02T03:04:05.020Z", "event": "step_start", "step_id": "extract"},
+        {"ts": "2025-01-02T03:04:05.020Z", "event": "step_start", "step": "extract"},
         {"ts": "2025-01-02T03:04:05.140Z", "event": "run_stdout", "line": "extracted 3 rows"},
         {
             "ts": "2025-01-02T03:04:05.150Z",
             "event": "step_complete",
-            "step_id": "extract",
+            "step": "extract",
             "rows": 3,
             "duration_ms": 120,
         },
         {
             "ts": "2025-01-02T03:04:05.200Z",
             "event": "step_failed",
-            "step_id": "load",
-            "code": "sql.error",
+            "step": "load",
+            "error_code": "sql.error",
             "message": "table shop.orderz does not exist",
         },
     )
@@ -193,10 +193,10 @@ def test_show_with_events_prints_the_timeline(failed_session, capsys):
     assert out.split("\n\n")[-1] == (
         "events\n"
         "  03:04:05.010  run_start      executor=local\n"
-        "  03:04:05.020  step_start     step_id=extract\n"
+        "  03:04:05.020  step_start     step=extract\n"
         "  03:04:05.140  run_stdout     extracted 3 rows\n"
-        "  03:04:05.150  step_complete  step_id=extract rows=3 duration_ms=120\n"
-        '  03:04:05.200  step_failed    step_id=load code=sql.error message="table shop.orderz'
+        "  03:04:05.150  step_complete  step=extract rows=3 duration_ms=120\n"
+        '  03:04:05.200  step_failed    step=load error_code=sql.error message="table shop.orderz'
         ' does not exist"\n'
     )
 
@@ -221,20 +221,20 @@ def test_show_fills_steps_from_events_when_session_json_lags(logs_dir, capsys):
     path = write_session(logs_dir, A, status="failed", exit_code=1)
     write_events(
         path,
-        {"ts": "2025-01-02T03:04:05.020Z", "event": "step_start", "step_id": "extract"},
+        {"ts": "2025-01-02T03:04:05.020Z", "event": "step_start", "step": "extract"},
         {
             "ts": "2025-01-02T03:04:05.150Z",
             "event": "step_complete",
-            "step_id": "extract",
+            "step": "extract",
             "rows": 7,
             "duration_ms": 1200,
         },
-        {"ts": "2025-01-02T03:04:05.160Z", "event": "step_start", "step_id": "load"},
+        {"ts": "2025-01-02T03:04:05.160Z", "event": "step_start", "step": "load"},
         {
             "ts": "2025-01-02T03:04:05.200Z",
             "event": "step_failed",
-            "step_id": "load",
-            "code": "auth.failed",
+            "step": "load",
+            "error_code": "auth.failed",
             "message": "access denied for user app",
         },
     )

@@ -43,7 +43,7 @@ def test_keep_removes_all_but_the_newest(logs_dir, aged, capsys):
         f"removed {aged[2]}  (orders, succeeded, 7.0 days old)",
         f"removed {aged[3]}  (orders, succeeded, 8.0 days old)",
     ]
-    assert re.fullmatch(r"removed 3 sessions, [\d.]+ kB freed; 1 kept", lines[3])
+    assert re.fullmatch(r"removed 3 sessions \([\d.]+ kB\); 1 kept", lines[3])
 
 
 def test_older_than_removes_old_sessions(logs_dir, aged):
@@ -62,7 +62,7 @@ def test_dry_run_removes_nothing(logs_dir, aged, capsys):
     assert _left(logs_dir) == before
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"would remove {aged[0]}  (orders, succeeded, 1.0 days old)"
-    assert re.fullmatch(r"would remove 4 sessions, [\d.]+ kB freed; 0 kept", out[-1])
+    assert re.fullmatch(r"would remove 4 sessions \([\d.]+ kB\); 0 kept", out[-1])
 
 
 def test_a_live_session_is_never_removed(logs_dir, capsys):

@@ -25,7 +25,7 @@ from osiris.session import Session
 s = Session.create(Path(sys.argv[1]), pipeline_name="orders", pipeline_file="pipeline.yaml",
                    executor="local")
 s.emit("run_start", executor="local")
-s.emit("step_start", step_id="extract")
+s.emit("step_start", step="extract")
 s.step_update("extract", status="running")
 s.stream_writer("stdout")("extracting")
 with open(s.path / "events.jsonl", "a") as f:
@@ -79,7 +79,7 @@ def test_a_sigkilled_run_shows_as_interrupted_with_its_torn_line(tmp_path, capsy
     assert out.endswith(
         "events\n"
         f"  {info.events().records[0]['ts'][11:23]}  run_start   executor=local\n"
-        f"  {info.events().records[1]['ts'][11:23]}  step_start  step_id=extract\n"
+        f"  {info.events().records[1]['ts'][11:23]}  step_start  step=extract\n"
         "\n"
         f"note: the run never finished: its process (pid {pid}) is gone, so the session is "
         "incomplete\n"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -29,8 +30,8 @@ def test_the_helper_reports_every_invalid_line(logs_dir):
         path,
         {"ts": "2025-01-02T03:04:05.000Z", "event": "run_start"},
         {"ts": "2025-01-02 03:04:05", "event": "run_start"},
-        {"ts": "2025-01-02T03:04:05.000Z", "event": "step_complete", "step_id": "a", "rows": -1},
-        {"ts": "2025-01-02T03:04:05.000Z", "event": "step_failed", "step_id": "a"},
+        {"ts": "2025-01-02T03:04:05.000Z", "event": "step_complete", "step": "a", "rows": -1},
+        {"ts": "2025-01-02T03:04:05.000Z", "event": "step_failed", "step": "a"},
         tail='{"ts":',
     )
     metric = {"ts": "2025-01-02T03:04:05.000Z", "session": SID, "metric": "rows_read"}
@@ -38,13 +39,15 @@ def test_the_helper_reports_every_invalid_line(logs_dir):
     (path / "metrics.jsonl").write_text(line + "\n")
     with pytest.raises(AssertionError) as excinfo:
         assert_session_valid(path)
+    # The suite-wide check in tests/conftest.py must not trip over these deliberate errors.
+    shutil.rmtree(path)
     assert str(excinfo.value).splitlines()[1:] == [
         "events.jsonl: the last line has no newline (truncated)",
         "events.jsonl:2: ts: '2025-01-02 03:04:05' does not match "
         "'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\\\.[0-9]{3}Z$'",
         "events.jsonl:3: <root>: 'duration_ms' is a required property",
         "events.jsonl:3: rows: -1 is less than the minimum of 0",
-        "events.jsonl:4: <root>: 'code' is a required property",
+        "events.jsonl:4: <root>: 'error_code' is a required property",
         "events.jsonl:4: <root>: 'message' is a required property",
         "metrics.jsonl:1: unit: 'rows' was expected",
     ]

@@ -80,7 +80,7 @@ def test_ids_are_unique(logs_dir):
 def test_emit_writes_one_masked_line_per_event(logs_dir):
     session = _create(logs_dir, masker=Masker(["hunter2"]))
     session.emit("run_start", executor="local", dsn="mysql://app:hunter2@db/x")
-    session.emit("step_start", step_id="extract", ts="2025-01-01T00:00:00.000Z", session="other")
+    session.emit("step_start", step="extract", ts="2025-01-01T00:00:00.000Z", session="other")
     lines = _lines(session.path / "events.jsonl")
     assert list(lines[0]) == ["ts", "session", "event", "executor", "dsn"]
     assert lines[0]["session"] == session.id
@@ -89,9 +89,9 @@ def test_emit_writes_one_masked_line_per_event(logs_dir):
         "ts": "2025-01-01T00:00:00.000Z",
         "session": session.id,
         "event": "step_start",
-        "step_id": "extract",
+        "step": "extract",
     }
-    session.emit("step_start", step_id="load", ts="yesterday", score=float("nan"))
+    session.emit("step_start", step="load", ts="yesterday", score=float("nan"))
     relayed = _lines(session.path / "events.jsonl")[2]
     assert relayed["ts"] != "yesterday"
     assert relayed["score"] is None
@@ -105,12 +105,12 @@ def test_emit_writes_one_masked_line_per_event(logs_dir):
 def test_filtered_events_are_not_written_but_the_session_finalizes(logs_dir):
     session = _create(logs_dir, events=["run_*", "step_fail*"])
     session.emit("run_start")
-    session.emit("step_start", step_id="a")
+    session.emit("step_start", step="a")
     session.step_update("a", status="running")
-    session.emit("step_failed", step_id="a", code="sql.error", message="bad")
+    session.emit("step_failed", step="a", error_code="sql.error", message="bad")
     session.emit("brand_new_event")
     session.emit("run_failed", exit_code=1, message="step a failed")
-    session.finalize("failed", 1, {"code": "sql.error", "message": "bad", "step_id": "a"})
+    session.finalize("failed", 1, {"code": "sql.error", "message": "bad", "step": "a"})
     session.close()
     assert [e["event"] for e in _lines(session.path / "events.jsonl")] == [
         "run_start",
@@ -201,11 +201,11 @@ def test_update_and_step_update_rewrite_session_json(logs_dir):
 
 def test_finalize_only_counts_once(logs_dir):
     session = _create(logs_dir)
-    session.finalize("failed", 1, {"message": "step a failed", "step_id": "a"})
+    session.finalize("failed", 1, {"message": "step a failed", "step": "a"})
     session.finalize("succeeded", 0)
     state = _state(session)
     assert (state["status"], state["exit_code"]) == ("failed", 1)
-    assert state["error"] == {"message": "step a failed", "step_id": "a"}
+    assert state["error"] == {"message": "step a failed", "step": "a"}
     assert isinstance(state["duration_ms"], int)
     assert state["ended_at"] >= state["started_at"]
     with pytest.raises(ValueError, match="final status must be one of"):
@@ -262,3 +262,40 @@ def test_open_reads_a_live_session_as_running(logs_dir):
     session.finalize("dry_run", 0)
     assert Session.open(session.path).status == "dry_run"
     session.close()
+
+
+def test_a_secret_reaches_no_file_of_the_session_or_its_bundle(logs_dir):
+    import base64
+    import zipfile
+    from urllib.parse import quote
+
+    from osiris.session import bundle_session
+
+    secret = "Pa55/w0rd+é"
+    environ = {"PG_PASSWORD": secret}
+    manifest = {
+        "env": {"required": ["PG_PASSWORD"], "optional": [], "secret": ["PG_PASSWORD"]},
+        "connections": {},
+    }
+    forms = [secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()]
+    session = _create(logs_dir, masker=Masker.from_manifest(manifest, environ))
+    with session.logging():
+        logging.getLogger("osiris.executor").warning("connect with %s", secret)
+    for form in forms:
+        session.emit("run_stdout", line=f"pw={form}", **{f"k{secret}": form})
+        session.metric("rows_read", 1, "rows", note=form)
+        session.stream_writer("stderr")(f"trace: {form}")
+        session.step_update("s", error={"message": form})
+    session.write_artifact("pipeline.yaml", f"# {secret}\n")
+    session.finalize("failed", 1, {"message": f"auth failed for {secret}"})
+    session.close()
+    bundle = bundle_session(session.path)
+
+    blobs = {p: p.read_bytes() for p in session.path.rglob("*") if p.is_file()}
+    with zipfile.ZipFile(bundle) as zf:
+        blobs.update({Path(n): zf.read(n) for n in zf.namelist()})
+    assert len(blobs) > 10
+    for path, blob in blobs.items():
+        text = blob.decode("utf-8")
+        leaked = [form for form in forms if form in text]
+        assert not leaked, f"{path} shows {leaked}"

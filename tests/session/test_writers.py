@@ -42,7 +42,7 @@ def test_utc_timestamp_has_milliseconds_and_z():
 
 
 def test_jsonl_writer_masks_flushes_each_line_and_drops_after_close(tmp_path: Path):
-    path = tmp_path / "events.jsonl"
+    path = tmp_path / "records.jsonl"
     writer = JsonlWriter(path, Masker(["hunter2"]))
     assert writer.write({"ts": "t", "msg": "pw hunter2", "n": 1, "ü": "é"})
     # Flushed: readable before close.
@@ -53,20 +53,20 @@ def test_jsonl_writer_masks_flushes_each_line_and_drops_after_close(tmp_path: Pa
 
 
 def test_read_jsonl_reports_a_truncated_last_line_and_bad_lines(tmp_path: Path):
-    path = tmp_path / "events.jsonl"
+    path = tmp_path / "records.jsonl"
     path.write_text('{"a":1}\nnot json\n[1]\n{"b":2}\n{"c":', encoding="utf-8")
     content = read_jsonl(path)
     assert content.records == [{"a": 1}, {"b": 2}]
     assert content.truncated
     assert content.problems == [
-        "events.jsonl:2: not a JSON object, skipped",
-        "events.jsonl:3: not a JSON object, skipped",
-        "events.jsonl:5: last line is truncated (the writer stopped mid-line), ignored",
+        "records.jsonl:2: not a JSON object, skipped",
+        "records.jsonl:3: not a JSON object, skipped",
+        "records.jsonl:5: last line is truncated (the writer stopped mid-line), ignored",
     ]
 
 
 def test_read_jsonl_accepts_a_complete_last_line_without_newline(tmp_path: Path):
-    path = tmp_path / "metrics.jsonl"
+    path = tmp_path / "records.jsonl"
     path.write_text('{"a":1}\n{"b":2}', encoding="utf-8")
     content = read_jsonl(path)
     assert content.records == [{"a": 1}, {"b": 2}]
@@ -111,7 +111,7 @@ def test_log_to_masks_messages_and_tracebacks_and_removes_its_handlers(tmp_path,
 def test_jsonl_lines_are_valid_json_when_written_from_many_threads(tmp_path: Path):
     import threading
 
-    path = tmp_path / "events.jsonl"
+    path = tmp_path / "records.jsonl"
     writer = JsonlWriter(path, Masker())
     payload = "x" * 5000
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -76,6 +77,19 @@ def server(connection: dict[str, Any] | None) -> Server:
     )
 
 
+def split_table(table: str, srv: Server) -> tuple[str, str]:
+    """(database, table) from `table` or `database.table`."""
+    database, _, name = table.rpartition(".")
+    database = database or srv.database
+    if not database:
+        raise StepError(
+            "config.invalid",
+            f"table '{table}' names no database; write `database.table` or set `database` in "
+            "the connection",
+        )
+    return database, name
+
+
 def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -127,10 +141,8 @@ class _Watchdog:
             if self._done:
                 return
             self.fired = True
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def cancel(self) -> None:
         with self._lock:
@@ -173,7 +185,7 @@ def _timed_out(srv: Server, timeout: float) -> StepError:
 
 def error_parts(exc: BaseException) -> tuple[int, str]:
     """(server error number or 0, one-line message) of a PyMySQL or connectorx error."""
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = exc.args
     if len(args) >= 2 and isinstance(args[0], int):
         return args[0], " ".join(str(args[1]).split())
     text = str(exc)

@@ -162,7 +162,8 @@ def _time_converter(name: str) -> Callable[[pa.Array], pa.Array]:
         def part(start: int, stop: int) -> pa.Array:
             return pc.utf8_slice_codeunits(arr, start, stop).cast(pa.int64())
 
-        seconds = pc.add(pc.multiply(pc.add(pc.multiply(part(0, 2), 60), part(3, 5)), 60), part(6, 8))
+        minutes = pc.add(pc.multiply(part(0, 2), 60), part(3, 5))
+        seconds = pc.add(pc.multiply(minutes, 60), part(6, 8))
         micros = pc.utf8_rpad(pc.utf8_slice_codeunits(arr, 9, 15), 6, "0").cast(pa.int64())
         return pc.add(pc.multiply(seconds, 1_000_000), micros).cast(pa.time64("us"))
 

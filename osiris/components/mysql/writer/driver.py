@@ -1,0 +1,204 @@
+"""mysql.writer: the step's single input into a MySQL/MariaDB table.
+
+append   one transaction for the whole run; a table created by this run is dropped again if
+         the load fails.
+replace  loads `<table>__osiris_<hex>` and swaps it in with one atomic RENAME TABLE; a failure
+         before the swap leaves the old table as it was. The new table is built from the
+         input's schema. (MySQL commits DDL implicitly, so this cannot be one transaction.)
+upsert   loads a temporary table, then INSERT ... SELECT ... ON DUPLICATE KEY UPDATE in one
+         transaction; when the input repeats a key, its last row wins.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from osiris.components.api import StepContext, StepError
+from osiris.components.mysql._conn import (
+    Server,
+    connect,
+    quote_ident,
+    server,
+    split_table,
+    translate,
+)
+from osiris.components.mysql._load import Loader
+from osiris.components.mysql._types import create_table_sql, key_columns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pymysql.connections import Connection
+
+# Strict, so a value that does not fit is an error rather than a warning and a truncation.
+_SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+
+
+class _Target:
+    def __init__(self, ctx: StepContext, srv: Server, conn: Connection) -> None:
+        cfg = ctx.config
+        self.ctx, self.srv, self.conn = ctx, srv, conn
+        self.database, self.name = split_table(cfg["table"], srv)
+        self.sql = f"{quote_ident(self.database)}.{quote_ident(self.name)}"
+        self.method = cfg.get("load_method") or "auto"
+
+    def loader(self, table_sql: str, schema: pa.Schema) -> Loader:
+        return Loader(
+            self.conn, self.srv, table_sql, schema, method=self.method, scratch=self.ctx.scratch_dir
+        )
+
+    def execute(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+
+
+def run(ctx: StepContext) -> None:
+    import pymysql
+
+    cfg = ctx.config
+    srv = server(ctx.connection)
+    mode = cfg.get("write_mode") or "append"
+    reader = ctx.single_input().open()
+    schema = reader.schema
+    pk = list(cfg.get("primary_key") or [])
+    if mode == "upsert" and not pk:
+        raise StepError("config.invalid", "write_mode upsert needs `primary_key`")
+    missing = [c for c in pk if c not in schema.names]
+    if missing:
+        raise StepError(
+            "config.invalid",
+            f"primary_key column {', '.join(map(repr, missing))} is not in the input; its "
+            f"columns are {', '.join(schema.names)}",
+        )
+    pk = pk or [c for c in key_columns(schema) if c in schema.names]
+    conn = connect(srv, ctx.connect_timeout, local_infile=cfg.get("load_method") != "insert")
+    try:
+        target = _Target(ctx, srv, conn)
+        target.execute(f"SET SESSION time_zone = '+00:00', sql_mode = '{_SQL_MODE}'")
+        existing = [
+            r[0]
+            for r in target.execute(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                "AND TABLE_NAME = %s",
+                (target.database, target.name),
+            )
+        ]
+        _check_columns(target, schema, existing, create=cfg.get("create_if_missing", True))
+        if mode == "append":
+            _append(target, reader, pk, exists=bool(existing))
+        elif mode == "replace":
+            _replace(target, reader, pk, exists=bool(existing))
+        else:
+            _upsert(target, reader, pk, exists=bool(existing))
+    except pymysql.MySQLError as exc:
+        raise translate(exc, srv, writing=True) from exc
+    finally:
+        conn.close()
+
+
+def _check_columns(
+    target: _Target, schema: pa.Schema, existing: list[str], *, create: bool
+) -> None:
+    if not existing:
+        if not create:
+            raise StepError(
+                "table.not_found",
+                f"table '{target.database}.{target.name}' does not exist on MySQL at "
+                f"{target.srv.where}; create it or set `create_if_missing: true`",
+            )
+        return
+    extra = [n for n in schema.names if n not in existing]
+    if extra:
+        raise StepError(
+            "schema.mismatch",
+            f"table '{target.database}.{target.name}' has no column "
+            f"{', '.join(map(repr, extra))}; add the column, or drop it from the input",
+        )
+
+
+def _load(target: _Target, table_sql: str, reader: pa.RecordBatchReader) -> None:
+    loader = target.loader(table_sql, reader.schema)
+    try:
+        for batch in reader:
+            loader.write(batch)
+    finally:
+        loader.close()
+
+
+def _append(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exists: bool) -> None:
+    if not exists:
+        target.execute(create_table_sql(target.sql, reader.schema, pk))
+    try:
+        _load(target, target.sql, reader)
+        target.conn.commit()
+    except BaseException:
+        target.conn.rollback()
+        if not exists:
+            target.execute(f"DROP TABLE IF EXISTS {target.sql}")
+        raise
+
+
+def _replace(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exists: bool) -> None:
+    token = secrets.token_hex(4)
+    stage = f"{quote_ident(target.database)}.{quote_ident(f'{target.name[:40]}__osiris_{token}')}"
+    old = f"{quote_ident(target.database)}.{quote_ident(f'{target.name[:40]}__osiris_old_{token}')}"
+    target.execute(create_table_sql(stage, reader.schema, pk))
+    try:
+        _load(target, stage, reader)
+        target.conn.commit()
+        if exists:
+            target.execute(f"RENAME TABLE {target.sql} TO {old}, {stage} TO {target.sql}")
+        else:
+            target.execute(f"RENAME TABLE {stage} TO {target.sql}")
+    except BaseException:
+        target.conn.rollback()
+        target.execute(f"DROP TABLE IF EXISTS {stage}")
+        raise
+    if exists:
+        target.execute(f"DROP TABLE {old}")
+
+
+def _upsert(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exists: bool) -> None:
+    if not exists:
+        target.execute(create_table_sql(target.sql, reader.schema, pk))
+    _require_unique_key(target, pk)
+    names = reader.schema.names
+    cols = ", ".join(quote_ident(n) for n in names)
+    tmp = quote_ident(f"osiris_upsert_{secrets.token_hex(4)}")
+    # osiris_seq keeps the input order, so a key repeated in the input ends with its last row.
+    target.execute(
+        f"CREATE TEMPORARY TABLE {tmp} (osiris_seq BIGINT AUTO_INCREMENT PRIMARY KEY) "
+        f"SELECT {cols} FROM {target.sql} LIMIT 0"
+    )
+    updates = [n for n in names if n not in pk] or pk
+    assignments = ", ".join(f"{quote_ident(n)} = VALUES({quote_ident(n)})" for n in updates)
+    try:
+        _load(target, tmp, reader)
+        target.execute(
+            f"INSERT INTO {target.sql} ({cols}) SELECT {cols} FROM {tmp} ORDER BY osiris_seq "
+            f"ON DUPLICATE KEY UPDATE {assignments}"
+        )
+        target.conn.commit()
+    except BaseException:
+        target.conn.rollback()
+        raise
+    finally:
+        target.execute(f"DROP TEMPORARY TABLE IF EXISTS {tmp}")
+
+
+def _require_unique_key(target: _Target, pk: list[str]) -> None:
+    rows = target.execute(
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+        "AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+        (target.database, target.name),
+    )
+    keys: dict[str, set[str]] = {}
+    for index, column in rows:
+        keys.setdefault(index, set()).add(column)
+    if set(pk) not in keys.values():
+        raise StepError(
+            "config.invalid",
+            f"table '{target.database}.{target.name}' has no PRIMARY KEY or UNIQUE index on "
+            f"({', '.join(pk)}), so upsert cannot match rows; add one or change `primary_key`",
+        )
