@@ -31,15 +31,6 @@ COPY osiris ./osiris
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /dist .
 
 FROM ${BASE_IMAGE}
-ARG BASE_IMAGE
-ARG OSIRIS_VERSION=dev
-ARG OSIRIS_REVISION=unknown
-LABEL org.opencontainers.image.title="osiris" \
-      org.opencontainers.image.description="Run declarative data pipelines reproducibly: locally, in containers, in GitHub Actions and in E2B sandboxes." \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${OSIRIS_VERSION}" \
-      org.opencontainers.image.revision="${OSIRIS_REVISION}" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}"
 ENV PATH="/opt/osiris/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -57,3 +48,13 @@ COPY entrypoint.py /app/entrypoint.py
 # `docker run --user "$(id -u):$(id -g)"` works too and leaves files owned by the caller.
 WORKDIR /work
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
+# Last, so a new revision changes only this metadata and no layer above.
+ARG BASE_IMAGE
+ARG OSIRIS_VERSION=dev
+ARG OSIRIS_REVISION=unknown
+LABEL org.opencontainers.image.title="osiris" \
+      org.opencontainers.image.description="Run declarative data pipelines reproducibly: locally, in containers, in GitHub Actions and in E2B sandboxes." \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${OSIRIS_VERSION}" \
+      org.opencontainers.image.revision="${OSIRIS_REVISION}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from osiris.commands.console import Console
 from osiris.commands.pipeline import compile_with
-from osiris.errors import EXIT_INTERNAL, PipelineError
+from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
@@ -95,8 +95,8 @@ def _bundle_on_failure(session: Session, result: RunResult, loaded: LoadedConfig
     from osiris.session.commands import bundle_session
 
     try:
-        return bundle_session(session.path)
-    except OSError as exc:
+        return bundle_session(session.path, masker=session.masker)
+    except (OSError, OsirisError) as exc:
         print(f"warning: could not bundle the session: {exc}", file=sys.stderr)
         return None
 

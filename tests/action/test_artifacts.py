@@ -185,7 +185,10 @@ def test_zip_bundle_round_trip(service: ResultsStandin, big_bundle: Path) -> Non
 def test_files_are_zipped_on_the_fly(service: ResultsStandin, tmp_path: Path) -> None:
     root = tmp_path / "session"
     (root / "artifacts" / "outputs").mkdir(parents=True)
-    (root / "events.jsonl").write_text('{"event": "run_start"}\n')
+    (root / "events.jsonl").write_text(
+        '{"ts": "2026-11-26T04:00:00.000Z", "session": "run_20261126T040000_abc123", '
+        '"event": "run_start"}\n'
+    )
     (root / "artifacts" / "outputs" / "orders.csv").write_text("id,total\n1,9.5\n")
     (root / "artifacts" / "stdout.txt").write_text("")
     files = [root / "events.jsonl", root / "artifacts"]

@@ -48,7 +48,7 @@ class Server:
 def server(connection: dict[str, Any] | None, connect_timeout: float, component: str) -> Server:
     product = "Supabase" if component.startswith("supabase.") else "PostgreSQL"
     if not connection:
-        family = component.split(".")[0]
+        family = component.split(".", maxsplit=1)[0]
         raise StepError(
             "config.invalid", f'this step needs a connection; set `connection: "@{family}.<alias>"`'
         )
@@ -118,7 +118,7 @@ def _from_dsn(fields: dict[str, str], timeout: str, schema: str, product: str) -
         where = f"{host}:{parts.port or query.get('port', 5432)}"
         user = unquote(parts.username or query.get("user", ""))
         database = unquote(parts.path.lstrip("/")) or query.get("dbname", user)
-        secrets = (dsn, parts.password or "", unquote(parts.password or ""))
+        secrets: tuple[str, ...] = (dsn, parts.password or "", unquote(parts.password or ""))
     else:
         kv = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn))
         values = {k: v.strip("'") for k, v in kv.items()}
@@ -190,7 +190,9 @@ def translate(exc: BaseException, srv: Server, *, writing: bool = False) -> Step
     if not state and "Failed to connect" in text:
         return _connect_error(message, srv)
     if state.startswith("28"):
-        return StepError("auth.failed", f"{name} at {srv.where} rejected user '{srv.user}': {message}")
+        return StepError(
+            "auth.failed", f"{name} at {srv.where} rejected user '{srv.user}': {message}"
+        )
     if state == "3D000":
         return _connect_error(message, srv)
     if state in ("42P01", "3F000"):
@@ -207,7 +209,9 @@ def translate(exc: BaseException, srv: Server, *, writing: bool = False) -> Step
     if state.startswith("42"):
         return StepError("sql.error", f"{message}; fix the query, `columns` or `where`")
     if state.startswith("08"):
-        return StepError("connection.failed", f"lost the connection to {name} at {srv.where}: {message}")
+        return StepError(
+            "connection.failed", f"lost the connection to {name} at {srv.where}: {message}"
+        )
     prefix = f"{name} error {state}: " if state else f"{name} error: "
     return StepError("write.failed" if writing else "sql.error", prefix + message)
 

@@ -1,0 +1,123 @@
+"""Workflow commands and file commands, through github-action-utils.
+
+github-action-utils escapes command data and properties the way the runner expects, flushes
+every command (so a `::add-mask::` is on the wire before the line it protects), and writes
+`$GITHUB_OUTPUT` records as heredocs with a fresh `ghadelimiter_<uuid4 hex>` that it checks
+against the value. It reads the file paths from `os.environ`, which `osiris.action.main` sets
+to the environment it was given. What is ours: annotation texts for located problems, and
+keeping the job summary under the runner's 1 MiB limit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import github_action_utils as gha
+
+from osiris.errors import Problem
+from osiris.session import Masker
+
+__all__ = [
+    "SUMMARY_LIMIT",
+    "annotate_problem",
+    "fit_summary",
+    "group",
+    "mask",
+    "notice",
+    "problem_annotation",
+    "set_outputs",
+    "warning",
+    "error",
+    "workspace_path",
+    "write_summary",
+]
+
+# The runner drops a step summary over 1 MiB whole (FileCommandManager.cs).
+SUMMARY_LIMIT = 1024 * 1024
+_TRUNCATED = (
+    "\n\n> **Summary truncated** to stay under GitHub's 1 MiB limit: {shown} of {total} bytes "
+    "shown. The full details are in the session bundle and the step log.\n"
+)
+
+group = gha.group
+notice = gha.notice
+warning = gha.warning
+error = gha.error
+
+
+def mask(values: Iterable[str]) -> None:
+    """Register each value with `::add-mask::`, in a stable order."""
+    for value in sorted(set(values)):
+        if value.strip():  # the runner warns about empty masks
+            gha.add_mask(value)
+
+
+def workspace_path(path: Path | str, workspace: Path) -> str:
+    """`path` relative to the workspace with `/` separators, as annotations and outputs want it."""
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_relative_to(workspace):
+        return absolute.relative_to(workspace).as_posix()
+    return absolute.as_posix()
+
+
+def problem_annotation(problem: Problem) -> dict[str, object]:
+    """The arguments of the `::error` annotation for a problem whose file is workspace-relative."""
+    parts = []
+    if problem.step_id is not None:
+        parts.append(f"step '{problem.step_id}'")
+    if problem.path:
+        parts.append(problem.path)
+    message = problem.message if not parts else " → ".join(parts) + ": " + problem.message
+    if problem.hint:
+        message += f" (hint: {problem.hint})"
+    return {
+        "message": message,
+        "title": "Invalid pipeline",
+        "file": problem.file or None,
+        "line": problem.line or None,
+        "col": problem.col or None,
+    }
+
+
+def annotate_problem(problem: Problem, *, masker: Masker) -> None:
+    args = problem_annotation(problem)
+    message = masker.mask(str(args.pop("message")))
+    gha.error(message, **args)  # type: ignore[arg-type]
+
+
+def set_outputs(outputs: Mapping[str, str]) -> None:
+    """Write the step outputs; nothing to do outside Actions (no GITHUB_OUTPUT)."""
+    if not os.environ.get("GITHUB_OUTPUT"):
+        return
+    for name, value in outputs.items():
+        gha.set_output(name, value)
+
+
+def fit_summary(markdown: str, limit: int) -> str:
+    """`markdown` cut at a line boundary, with a note, so that it encodes to at most `limit`."""
+    data = markdown.encode("utf-8")
+    if len(data) <= limit:
+        return markdown
+    note_room = len(_TRUNCATED.format(shown=limit, total=len(data)).encode("utf-8")) + 4
+    keep = data[: max(0, limit - note_room)].decode("utf-8", "ignore")
+    keep = keep[: keep.rfind("\n") + 1] if "\n" in keep else ""
+    shown = len(keep.encode("utf-8"))
+    fences = sum(1 for line in keep.splitlines() if line.lstrip().startswith("```"))
+    # A cut inside a code block would swallow the note; close the block first.
+    close = "```\n" if fences % 2 else ""
+    return keep + close + _TRUNCATED.format(shown=shown, total=len(data))
+
+
+def write_summary(markdown: str, *, masker: Masker, limit: int = SUMMARY_LIMIT) -> None:
+    """Append the masked job summary, trimmed to what is left of `limit`; skipped outside Actions."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        used = Path(path).stat().st_size
+    except OSError:
+        used = 0
+    # gha appends one newline after the text.
+    gha.append_job_summary(fit_summary(masker.mask(markdown), max(0, limit - used - 1)))

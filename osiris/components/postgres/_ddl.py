@@ -1,0 +1,86 @@
+"""CREATE TABLE from an Arrow schema, as faithful as the schema (and its metadata) allows."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from osiris.components.api import StepError
+from osiris.components.postgres._conn import quote_ident
+from osiris.components.postgres._types import MAX_LENGTH, OSIRIS_TYPE, PRIMARY_KEY
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_TAGS = {b"json": "jsonb", b"jsonb": "jsonb", b"uuid": "uuid", b"numeric": "numeric"}
+
+
+def column_type(field: pa.Field) -> str:
+    """The PostgreSQL type for an Arrow field; a StepError if there is none."""
+    sql = _type(field.type, field.metadata or {})
+    if sql is None:
+        raise StepError(
+            "type.unsupported",
+            f"column '{field.name}' has Arrow type {field.type}, which has no PostgreSQL column "
+            "type; convert it in a transform step first",
+        )
+    return sql
+
+
+def _type(t: pa.DataType, meta: dict[bytes, bytes]) -> str | None:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        # no unsigned types: each one goes to the next wider signed type
+        width = t.bit_width if pa.types.is_signed_integer(t) else t.bit_width * 2
+        return {8: "smallint", 16: "smallint", 32: "integer", 64: "bigint"}.get(
+            width, "numeric(20,0)"
+        )
+    if pa.types.is_float16(t) or pa.types.is_float32(t):
+        return "real"
+    if pa.types.is_float64(t):
+        return "double precision"
+    if pa.types.is_decimal(t):
+        return f"numeric({t.precision},{t.scale})"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        if meta.get(OSIRIS_TYPE) in _TAGS:
+            return _TAGS[meta[OSIRIS_TYPE]]
+        length = meta.get(MAX_LENGTH, b"")
+        return f"varchar({int(length)})" if length.isdigit() and int(length) > 0 else "text"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "bytea"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        precision = {"s": "(0)", "ms": "(3)"}.get(t.unit, "")
+        return f"timestamp{precision}" + (" with time zone" if t.tz else "")
+    if pa.types.is_time(t):
+        return "time" + {"s": "(0)", "ms": "(3)"}.get(t.unit, "")
+    if pa.types.is_interval(t) or pa.types.is_duration(t):
+        return "interval"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = _type(t.value_type, {})
+        return f"{inner}[]" if inner and not inner.endswith("[]") else None
+    return None
+
+
+def create_table_sql(qualified: str, schema: pa.Schema, pk: list[str]) -> str:
+    cols = [
+        f"{quote_ident(f.name)} {column_type(f)}{'' if f.nullable else ' NOT NULL'}" for f in schema
+    ]
+    if pk:
+        cols.append(f"PRIMARY KEY ({', '.join(quote_ident(c) for c in pk)})")
+    return f"CREATE TABLE {qualified} ({', '.join(cols)})"
+
+
+def key_columns(schema: pa.Schema) -> list[str]:
+    """The primary key an extractor recorded in the schema metadata, if any."""
+    raw = (schema.metadata or {}).get(PRIMARY_KEY)
+    if not raw:
+        return []
+    names = json.loads(raw)
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []

@@ -1,0 +1,179 @@
+"""postgres.extractor (and supabase.extractor): a table or query, streamed as Arrow batches.
+
+ADBC runs the SELECT as a binary COPY and hands over Arrow batches as they arrive, so memory
+stays bounded. With `table`, the declared types come from the catalog; with `query`, from the
+result description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from osiris.components.api import StepContext, StepError
+from osiris.components.postgres._conn import (
+    Server,
+    connect,
+    quote_ident,
+    quote_literal,
+    server,
+    split_table,
+    translate,
+)
+from osiris.components.postgres._types import Column, arrow_schema, describe_table, query_columns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from adbc_driver_manager.dbapi import Connection, Cursor
+
+DEFAULT_BATCH_SIZE = 100_000
+
+
+def run(ctx: StepContext) -> pa.RecordBatchReader:
+    import adbc_driver_manager
+    import pyarrow as pa
+
+    cfg = ctx.config
+    if bool(cfg.get("table")) == bool(cfg.get("query")):
+        raise StepError("config.invalid", "set exactly one of `table` and `query`")
+    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
+    batch_size = int(cfg.get("batch_size") or DEFAULT_BATCH_SIZE)
+    conn = connect(srv)
+    cur: Cursor | None = None
+    try:
+        cur = conn.cursor()
+        if cfg.get("table"):
+            sql, columns, schema = _table_select(cur, srv, cfg)
+        else:
+            sql, columns, schema = _query_select(cur, cfg)
+        cur.execute(sql)
+        raw = cur.fetch_record_batch()
+    except BaseException as exc:
+        if cur is not None:
+            cur.close()
+        conn.close()
+        if isinstance(exc, adbc_driver_manager.Error):
+            raise translate(exc, srv) from None
+        raise
+    stream = _Stream(conn, cur, raw, columns=columns, schema=schema, batch_size=batch_size, srv=srv)
+    return pa.RecordBatchReader.from_batches(schema, stream)
+
+
+def _table_select(
+    cur: Cursor, srv: Server, cfg: dict[str, Any]
+) -> tuple[str, list[Column], pa.Schema]:
+    schema_name, name = split_table(cfg["table"], srv)
+    columns, pk = describe_table(cur, schema_name, name)
+    if not columns:
+        raise StepError(
+            "table.not_found",
+            f"table '{schema_name}.{name}' does not exist on {srv.product} at {srv.where}; "
+            "check `table` and the connection's database and schema",
+        )
+    wanted = cfg.get("columns")
+    if wanted:
+        by_name = {c.field.name: c for c in columns}
+        unknown = [w for w in wanted if w not in by_name]
+        if unknown:
+            raise StepError(
+                "sql.error",
+                f"table '{schema_name}.{name}' has no column {', '.join(map(repr, unknown))}; "
+                f"its columns are {', '.join(by_name)}",
+            )
+        columns = [by_name[w] for w in wanted]
+    source = f"{quote_ident(schema_name)}.{quote_ident(name)}"
+    sql = f"SELECT {_select_list(columns)} FROM {source}" + _filters(cfg, cfg.get("where"))
+    return sql, columns, arrow_schema(columns, pk)
+
+
+def _query_select(cur: Cursor, cfg: dict[str, Any]) -> tuple[str, list[Column], pa.Schema]:
+    sql = cfg["query"].strip().rstrip(";").rstrip()
+    if cfg.get("cursor_column"):
+        sql = f"SELECT * FROM ({sql}) AS osiris_q" + _filters(cfg, None)
+    columns = query_columns(cur.adbc_execute_schema(sql))
+    if any(c.select != quote_ident(c.field.name) for c in columns):
+        names = [c.field.name for c in columns]
+        if len(set(names)) != len(names):
+            raise StepError(
+                "sql.error",
+                "the query returns the same column name twice and a column that needs "
+                "conversion; give every column its own name with AS",
+            )
+        sql = f"SELECT {_select_list(columns)} FROM ({sql}) AS osiris_q"
+    return sql, columns, arrow_schema(columns, [])
+
+
+def _select_list(columns: list[Column]) -> str:
+    items = []
+    for c in columns:
+        name = quote_ident(c.field.name)
+        items.append(c.select if c.select == name else f"{c.select} AS {name}")
+    return ", ".join(items)
+
+
+def _filters(cfg: dict[str, Any], where: str | None) -> str:
+    conditions = [f"({where})"] if where else []
+    cursor = cfg.get("cursor_column")
+    if cursor and cfg.get("since") is not None:
+        conditions.append(f"{quote_ident(cursor)} > {quote_literal(cfg['since'])}")
+    sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return sql + (f" ORDER BY {quote_ident(cursor)}" if cursor else "")
+
+
+class _Stream:
+    """The batches of one query; closes the cursor and connection when done, failed or dropped."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        cur: Cursor,
+        raw: pa.RecordBatchReader,
+        *,
+        columns: list[Column],
+        schema: pa.Schema,
+        batch_size: int,
+        srv: Server,
+    ) -> None:
+        self._conn, self._cur, self._raw = conn, cur, raw
+        self._columns, self._schema = columns, schema
+        self._batch_size, self._srv = batch_size, srv
+        self._closed = False
+        self._batches = self._generate()
+
+    def __iter__(self) -> _Stream:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            return next(self._batches)
+        except BaseException:
+            self.close()
+            raise
+
+    def _generate(self) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        while True:
+            try:
+                batch = self._raw.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowException as exc:
+                raise translate(exc, self._srv) from None
+            for start in range(0, batch.num_rows, self._batch_size):
+                part = batch.slice(start, self._batch_size)
+                arrays = [
+                    c.convert(col) for c, col in zip(self._columns, part.columns, strict=True)
+                ]
+                yield pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._raw.close()
+        self._cur.close()
+        self._conn.close()
+
+    def __del__(self) -> None:
+        self.close()

@@ -1,0 +1,191 @@
+"""postgres.writer (and supabase.writer): the step's single input into a PostgreSQL table.
+
+Each run is one transaction, so a failure at any point leaves the database as it was:
+append   binary COPY into the table (created from the input's schema when missing).
+replace  binary COPY into `<table>__osiris_<hex>`, then DROP the old table and RENAME the new
+         one into its place; readers see the old rows until the commit, then the new ones.
+upsert   binary COPY into a temporary table, then INSERT ... ON CONFLICT (primary_key) DO
+         UPDATE; when the input repeats a key, its last row wins.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from osiris.components.api import StepContext, StepError
+from osiris.components.postgres._conn import Server, connect, quote_ident, server, translate
+from osiris.components.postgres._ddl import create_table_sql, key_columns
+from osiris.components.postgres._load import TargetColumn, load, target_columns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from adbc_driver_manager.dbapi import Cursor
+
+
+class _Target:
+    def __init__(self, cfg: dict[str, Any], srv: Server) -> None:
+        schema, _, name = cfg["table"].rpartition(".")
+        self.schema = schema or cfg.get("schema") or srv.schema
+        self.name = name
+        self.sql = self.qualify(name)
+        self.srv = srv
+
+    def qualify(self, name: str) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(name)}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def run(ctx: StepContext) -> None:
+    import adbc_driver_manager
+
+    cfg = ctx.config
+    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
+    mode = cfg.get("write_mode") or "append"
+    target = _Target(cfg, srv)
+    reader = ctx.single_input().open()
+    pk = _primary_key(cfg, reader.schema, mode)
+    conn = connect(srv)
+    try:
+        cur = conn.cursor()
+        try:
+            existing = target_columns(cur, target.schema, target.name)
+            _check_columns(target, reader.schema, existing, cfg.get("create_if_missing", True))
+            if mode == "append":
+                _append(cur, target, reader, pk, existing)
+            elif mode == "replace":
+                _replace(cur, target, reader, pk, bool(existing))
+            else:
+                _upsert(cur, target, reader, pk, existing)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            cur.close()
+    except adbc_driver_manager.Error as exc:
+        raise translate(exc, srv, writing=True) from None
+    finally:
+        conn.close()
+
+
+def _primary_key(cfg: dict[str, Any], schema: pa.Schema, mode: str) -> list[str]:
+    pk = list(cfg.get("primary_key") or [])
+    if mode == "upsert" and not pk:
+        raise StepError("config.invalid", "write_mode upsert needs `primary_key`")
+    missing = [c for c in pk if c not in schema.names]
+    if missing:
+        raise StepError(
+            "config.invalid",
+            f"primary_key column {', '.join(map(repr, missing))} is not in the input; its "
+            f"columns are {', '.join(schema.names)}",
+        )
+    return pk or [c for c in key_columns(schema) if c in schema.names]
+
+
+def _check_columns(
+    target: _Target, schema: pa.Schema, existing: dict[str, TargetColumn], create: bool
+) -> None:
+    if not existing:
+        if not create:
+            raise StepError(
+                "table.not_found",
+                f"table '{target.label}' does not exist on {target.srv.product} at "
+                f"{target.srv.where}; create it or set `create_if_missing: true`",
+            )
+        return
+    extra = [n for n in schema.names if n not in existing]
+    if extra:
+        raise StepError(
+            "schema.mismatch",
+            f"table '{target.label}' has no column {', '.join(map(repr, extra))}; add the "
+            "column, or drop it from the input",
+        )
+
+
+def _append(
+    cur: Cursor,
+    target: _Target,
+    reader: pa.RecordBatchReader,
+    pk: list[str],
+    existing: dict[str, TargetColumn],
+) -> None:
+    if not existing:
+        cur.execute(create_table_sql(target.sql, reader.schema, pk))
+        existing = target_columns(cur, target.schema, target.name)
+    load(cur, target.schema, target.name, reader, existing)
+
+
+def _replace(
+    cur: Cursor, target: _Target, reader: pa.RecordBatchReader, pk: list[str], exists: bool
+) -> None:
+    stage = f"{target.name[:40]}__osiris_{secrets.token_hex(4)}"
+    cur.execute(create_table_sql(target.qualify(stage), reader.schema, pk))
+    load(cur, target.schema, stage, reader, target_columns(cur, target.schema, stage))
+    if exists:
+        cur.execute(f"DROP TABLE {target.sql}")
+    cur.execute(f"ALTER TABLE {target.qualify(stage)} RENAME TO {quote_ident(target.name)}")
+    cur.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+        parameters=(target.sql,),
+    )
+    row = cur.fetchone()
+    if row:
+        cur.execute(
+            f"ALTER TABLE {target.sql} RENAME CONSTRAINT {quote_ident(row[0])} "
+            f"TO {quote_ident(target.name[:58] + '_pkey')}"
+        )
+
+
+def _upsert(
+    cur: Cursor,
+    target: _Target,
+    reader: pa.RecordBatchReader,
+    pk: list[str],
+    existing: dict[str, TargetColumn],
+) -> None:
+    if not existing:
+        cur.execute(create_table_sql(target.sql, reader.schema, pk))
+        existing = target_columns(cur, target.schema, target.name)
+    _require_unique_key(cur, target, pk)
+    tmp_name = f"osiris_upsert_{secrets.token_hex(4)}"
+    tmp = quote_ident(tmp_name)
+    # osiris_seq keeps the input order, so a key repeated in the input ends with its last row.
+    cur.execute(
+        f"CREATE TEMPORARY TABLE {tmp} (LIKE {target.sql} INCLUDING DEFAULTS, "
+        "osiris_seq bigserial) ON COMMIT DROP"
+    )
+    load(cur, "", tmp_name, reader, existing, temporary=True)
+    names = reader.schema.names
+    cols = ", ".join(quote_ident(n) for n in names)
+    keys = ", ".join(quote_ident(n) for n in pk)
+    updates = [n for n in names if n not in pk]
+    action = (
+        "DO UPDATE SET "
+        + ", ".join(f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in updates)
+        if updates
+        else "DO NOTHING"
+    )
+    cur.execute(
+        f"INSERT INTO {target.sql} ({cols}) SELECT DISTINCT ON ({keys}) {cols} "
+        f"FROM pg_temp.{tmp} ORDER BY {keys}, osiris_seq DESC ON CONFLICT ({keys}) {action}"
+    )
+    cur.execute(f"DROP TABLE pg_temp.{tmp}")
+
+
+def _require_unique_key(cur: Cursor, target: _Target, pk: list[str]) -> None:
+    cur.execute(
+        "SELECT array_agg(a.attname::text) FROM pg_index i "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = $1::regclass AND i.indisunique GROUP BY i.indexrelid",
+        parameters=(target.sql,),
+    )
+    if set(pk) not in [set(r[0]) for r in cur.fetchall()]:
+        raise StepError(
+            "config.invalid",
+            f"table '{target.label}' has no PRIMARY KEY or UNIQUE constraint on "
+            f"({', '.join(pk)}), so upsert cannot match rows; add one or change `primary_key`",
+        )

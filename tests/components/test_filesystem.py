@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from osiris.components.api import StepError
+from testing.step_helpers import TableHandle, context, run_driver
+
+
+def write(tmp_path, rel, text):
+    path = tmp_path / "in" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_extractor_types_nulls_unicode(tmp_path):
+    write(
+        tmp_path,
+        "d/x.csv",
+        'id,amount,day,note\n1,12.50,2026-01-02,"tab\there"\n2,,2026-01-03,🦄 ünï\n',
+    )
+    table = run_driver(
+        context(
+            tmp_path,
+            "x",
+            "filesystem.csv_extractor",
+            {"path": "d/x.csv", "column_types": {"amount": "decimal128(12,2)", "day": "date32"}},
+        )
+    )
+    assert table.schema.field("amount").type == pa.decimal128(12, 2)
+    assert table.to_pylist() == [
+        {
+            "id": 1,
+            "amount": decimal.Decimal("12.50"),
+            "day": datetime.date(2026, 1, 2),
+            "note": "tab\there",
+        },
+        {"id": 2, "amount": None, "day": datetime.date(2026, 1, 3), "note": "🦄 ünï"},
+    ]
+
+
+def test_csv_extractor_streams_in_blocks(tmp_path):
+    rows = "".join(f"{i},label {i}\n" for i in range(200_000))
+    write(tmp_path, "big.csv", "id,label\n" + rows)
+    ctx = context(
+        tmp_path, "x", "filesystem.csv_extractor", {"path": "big.csv", "block_size_mb": 1}
+    )
+    from osiris.components.filesystem.csv_extractor.driver import run
+
+    batches = list(run(ctx))
+    assert len(batches) > 1
+    assert sum(b.num_rows for b in batches) == 200_000
+
+
+def test_csv_extractor_errors(tmp_path):
+    with pytest.raises(StepError) as err:
+        run_driver(context(tmp_path, "x", "filesystem.csv_extractor", {"path": "missing.csv"}))
+    assert err.value.code == "file.not_found"
+    assert "input file 'missing.csv' not found" in err.value.message
+    write(tmp_path, "x.csv", "a\n1\n")
+    with pytest.raises(StepError) as err:
+        run_driver(
+            context(
+                tmp_path,
+                "x",
+                "filesystem.csv_extractor",
+                {"path": "x.csv", "column_types": {"a": "complex128"}},
+            )
+        )
+    assert err.value.code == "config.invalid"
+
+
+def test_csv_and_parquet_writers_round_trip(tmp_path):
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "amount": pa.array(
+                [decimal.Decimal("1.10"), None, decimal.Decimal("3.30")], pa.decimal128(12, 2)
+            ),
+            "name": ["a", "b,c", 'd"e'],
+        }
+    )
+    outputs = []
+    handle = TableHandle("src", table, batch_rows=2)
+    run_driver(
+        context(
+            tmp_path,
+            "w1",
+            "filesystem.parquet_writer",
+            {"path": "o/t.parquet"},
+            inputs={"src": handle},
+            outputs=outputs,
+        )
+    )
+    run_driver(
+        context(
+            tmp_path,
+            "w2",
+            "filesystem.csv_writer",
+            {"path": "o/t.csv"},
+            inputs={"src": handle},
+            outputs=outputs,
+        )
+    )
+    assert [p.name for p in outputs] == ["t.parquet", "t.csv"]
+    assert pq.read_table(tmp_path / "out/o/t.parquet").equals(table)
+    assert (tmp_path / "out/o/t.csv").read_text().splitlines() == [
+        '"id","amount","name"',
+        '1,1.10,"a"',
+        '2,,"b,c"',
+        '3,3.30,"d""e"',
+    ]
+    # a round trip through the Parquet extractor keeps the exact types
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out/o/t.parquet").rename(tmp_path / "in/t.parquet")
+    back = run_driver(
+        context(
+            tmp_path,
+            "r",
+            "filesystem.parquet_extractor",
+            {"path": "t.parquet", "columns": ["amount", "id"]},
+        )
+    )
+    assert back.schema.names == ["amount", "id"]
+    assert back.column("amount").type == pa.decimal128(12, 2)
+
+
+def test_writer_is_atomic_when_the_input_fails(tmp_path):
+    schema = pa.schema([("id", pa.int64())])
+
+    def batches():
+        yield pa.record_batch([pa.array([1, 2])], schema=schema)
+        raise StepError("test.failure", "input broke")
+
+    class Broken:
+        step_id = "src"
+
+        def open(self):
+            return pa.RecordBatchReader.from_batches(schema, batches())
+
+    target = tmp_path / "out/t.csv"
+    target.parent.mkdir(parents=True)
+    target.write_text("previous\n")
+    with pytest.raises(StepError):
+        run_driver(
+            context(
+                tmp_path, "w", "filesystem.csv_writer", {"path": "t.csv"}, inputs={"src": Broken()}
+            )
+        )
+    assert target.read_text() == "previous\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["t.csv"]
+
+
+def test_writer_refuses_paths_outside_the_output_area(tmp_path):
+    handle = TableHandle("src", pa.table({"a": [1]}))
+    with pytest.raises(StepError) as err:
+        run_driver(
+            context(
+                tmp_path,
+                "w",
+                "filesystem.csv_writer",
+                {"path": "a/../../x.csv"},
+                inputs={"src": handle},
+            )
+        )
+    assert err.value.message == "output path 'a/../../x.csv' leaves the output area"
