@@ -18,8 +18,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-# /opt/build only builds the wheel (setuptools from pyproject's build-system); /opt/osiris ships.
+# /opt/build only builds the wheel (setuptools from pyproject's build-system); /opt/osiris ships,
+# without the setuptools that Python 3.11's venv puts in, and with pip, so that an image built
+# FROM this one can add component packages.
 RUN python3 -m venv /opt/build /opt/osiris \
+    && /opt/osiris/bin/pip uninstall --yes --quiet setuptools \
     && /opt/build/bin/pip install --no-cache-dir "setuptools>=77" "wheel>=0.43"
 # Dependencies get a layer of their own keyed on pyproject.toml alone: a code change does not
 # download and reinstall them.

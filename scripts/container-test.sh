@@ -47,10 +47,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || fail "${missing[*]} not installed and there is no apt-get; install podman, runc and debootstrap"
   say "installing podman buildah debootstrap runc (missing: ${missing[*]})"
   t=$SECONDS
-  apt-get -o DPkg::Lock::Timeout=600 update -q >"$WORK/apt.log" 2>&1 \
-    && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-      podman buildah debootstrap runc >>"$WORK/apt.log" 2>&1 \
-    || { tail -n 30 "$WORK/apt.log" >&2; fail "apt-get could not install podman buildah debootstrap runc"; }
+  if ! { apt-get -o DPkg::Lock::Timeout=600 update -q \
+         && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+              podman buildah debootstrap runc; } >"$WORK/apt.log" 2>&1; then
+    tail -n 30 "$WORK/apt.log" >&2
+    fail "apt-get could not install podman buildah debootstrap runc"
+  fi
   say "installed in $(took $t)"
 fi
 
@@ -153,6 +155,7 @@ podman build --layers -f Dockerfile -t "$IMAGE" "${build_args[@]}" "$ROOT" >"$OU
   || { tail -n 40 "$OUT/build.log" >&2; fail "podman build failed (the last 40 lines are above)"; }
 grep -c -- '--> Using cache' "$OUT/build.log" >"$WORK/cached" || true
 say "image built in $(took $t) ($(cat "$WORK/cached") cached steps)"
+podman image inspect "$IMAGE" >"$OUT/image.json"
 
 # --- runs; --network none: the quickstart reads and writes files only
 check() { "$PYTHON" - "$@" <<'EOF'
@@ -222,6 +225,35 @@ chmod -R a+rwX "$OUT/nonroot"
 run_image nonroot "$OUT/nonroot.log" --user 65534:65534 -v "$OUT/nonroot:/work" "$IMAGE" run quickstart.yaml
 check nonroot "$OUT/nonroot"
 [ "$(stat -c %u "$OUT/nonroot/logs")" = 65534 ] || fail "nonroot: logs/ is not owned by the container's user"
+
+say "stop a run: podman stop (SIGTERM to PID 1, as docker stop and a cancelled GitHub job do)"
+mkdir -p "$OUT/stop"
+cp -R examples/. "$OUT/stop/"
+cat >"$OUT/stop/endless.yaml" <<'EOF'
+oml_version: "0.1.0"
+name: endless
+steps:
+  - {id: orders, component: filesystem.csv_extractor, mode: extract, config: {path: data/orders.csv}}
+  - id: spin
+    component: duckdb.processor
+    mode: transform
+    needs: [orders]
+    config: {query: "select count(*) as n from orders, range(1000000000000)"}
+EOF
+cid=$(podman run -d --network none -v "$OUT/stop:/work" "$IMAGE" run endless.yaml)
+for _ in $(seq 120); do
+  podman logs "$cid" 2>&1 | grep -q 'start  spin' && break
+  sleep 0.5
+done
+podman stop -t 30 "$cid" >/dev/null
+rc=$(podman wait "$cid")
+podman logs "$cid" >"$OUT/stop.log" 2>&1
+podman rm "$cid" >/dev/null
+echo "$rc" >"$OUT/stop.rc"
+[ "$rc" = 130 ] || { tail -n 30 "$OUT/stop.log" >&2; fail "stop: the container exited with $rc, expected 130"; }
+grep -q '"status": "interrupted"' "$OUT"/stop/logs/run_*/session.json \
+  || fail "stop: session.json does not say the run was interrupted"
+echo "   stop: ok, exit 130, session interrupted"
 
 say "run as GitHub runs a container action (GITHUB_ACTIONS=true, INPUT_*)"
 ws=$OUT/action/workspace fc=$OUT/action/file_commands

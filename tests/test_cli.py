@@ -142,3 +142,64 @@ def test_compile_is_deterministic_across_processes(tmp_path):
         "write_csv",
         "write_parquet",
     ]
+
+
+SLOW_STEPS = """
+oml_version: "0.1.0"
+name: slow
+steps:
+  - id: gen
+    component: testkit.generator
+    mode: extract
+    config: {rows: 6000, batch_size: 1000, sleep_per_batch: 0.5}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [gen]
+    config: {path: rows.csv}
+"""
+
+
+def test_long_steps_report_progress_and_a_live_counter_on_a_tty(tmp_path):
+    import os
+    import pty
+
+    (tmp_path / "p.yaml").write_text(SLOW_STEPS)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osiris", "run", "p.yaml"],
+        cwd=tmp_path,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    os.close(leader)
+    assert proc.returncode == 0
+    text = screen.decode()
+    assert "\r\x1b[K  ...    gen: " in text  # the counter, redrawn in place
+    assert "done   gen: 6,000 rows" in text
+    session = next(p for p in (tmp_path / "logs").iterdir() if p.is_dir())
+    events = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
+    progress = [e["rows"] for e in events if e["event"] == "step_progress"]
+    assert progress and all(0 < rows <= 6000 for rows in progress)
+    assert progress == sorted(progress)
+
+
+def test_quiet_prints_only_the_summary(quickstart):
+    proc = osiris_cli("run", "examples/quickstart.yaml", "--quiet", cwd=quickstart)
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Succeeded in ")
+    assert not any("start " in line for line in lines)

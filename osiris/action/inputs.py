@@ -89,7 +89,9 @@ def _positive(environ: Mapping[str, str], name: str, unit: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise UsageError(f"input '{name}' must be a whole number of {unit} (1 or more), got '{value}'")
+        raise UsageError(
+            f"input '{name}' must be a whole number of {unit} (1 or more), got '{value}'"
+        )
     return int(value)
 
 
@@ -102,8 +104,8 @@ def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> 
 
 def _params(text: str) -> tuple[tuple[str, str], ...]:
     params = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
@@ -152,9 +154,7 @@ def expand_pipelines(patterns: tuple[str, ...], cwd: Path) -> list[str]:
     for pattern in patterns:
         if _GLOB_CHARS & set(pattern):
             matches = sorted(
-                m
-                for m in glob.glob(pattern, root_dir=cwd, recursive=True)
-                if (cwd / m).is_file()
+                m for m in glob.glob(pattern, root_dir=cwd, recursive=True) if (cwd / m).is_file()
             )
         else:
             matches = [pattern] if (cwd / pattern).is_file() else []

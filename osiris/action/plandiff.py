@@ -255,7 +255,5 @@ def _target(step: Mapping[str, Any] | None) -> Target | None:
     else:
         outputs = [str(o) for o in step.get("outputs") or []]
         name = ", ".join(outputs) or str(config.get("path") or "?")
-    mode = next(
-        (str(config[k]) for k in _WRITE_MODE_KEYS if isinstance(config.get(k), str)), ""
-    )
+    mode = next((str(config[k]) for k in _WRITE_MODE_KEYS if isinstance(config.get(k), str)), "")
     return Target(str(step.get("connection") or "files"), name, mode)

@@ -218,9 +218,9 @@ def render_plan(diff: PlanDiff, *, base_label: str) -> list[str]:
     if not diff.changed:
         return [f"No change to the compiled plan compared with {base}.", ""]
     if not diff.base_exists:
-        head = f"New pipeline (not in {base}): {len(diff.steps)} steps."
+        head = f"No plan at {base} to compare with: all {len(diff.steps)} steps are new."
     elif not diff.head_exists:
-        head = f"Pipeline removed (it is in {base}): {len(diff.steps)} steps."
+        head = f"The pipeline is gone: all {len(diff.steps)} steps at {base} are removed."
     else:
         counts = diff.counts()
         said = [f"{n} step{'s' if n != 1 else ''} {kind}" for kind, n in counts.items() if n]
@@ -238,9 +238,11 @@ def render_plan(diff: PlanDiff, *, base_label: str) -> list[str]:
         lines.append("")
     if diff.steps:
         lines += ["**Steps**", ""]
-        marks = {"added": "➕", "removed": "➖", "changed": "✏️"}
+        marks = {"added": "🆕", "removed": "🗑️", "changed": "✏️"}
         for s in diff.steps:
-            lines.append(f"- {marks[s.kind]} {_code(s.id)} ({_code(s.component)}, {s.mode}) {s.kind}")
+            lines.append(
+                f"- {marks[s.kind]} {_code(s.id)} ({_code(s.component)}, {s.mode}) {s.kind}"
+            )
             lines += _changes(s.changes, indent="  ")
         lines.append("")
     if diff.order:

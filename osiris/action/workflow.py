@@ -6,6 +6,11 @@ every command (so a `::add-mask::` is on the wire before the line it protects), 
 against the value. It reads the file paths from `os.environ`, which `osiris.action.main` sets
 to the environment it was given. What is ours: annotation texts for located problems, and
 keeping the job summary under the runner's 1 MiB limit.
+
+One gap is filled here: github-action-utils writes a command without properties as
+`::add-mask ::value` (with a space). GitHub's runner accepts that, but nektos/act's parser does
+not and would print the secret instead of masking it; so masks are written as
+`::add-mask::value`, and annotations always carry a title.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import github_action_utils as gha
 
@@ -21,7 +27,9 @@ from osiris.session import Masker
 
 __all__ = [
     "SUMMARY_LIMIT",
+    "TITLE",
     "annotate_problem",
+    "error",
     "fit_summary",
     "group",
     "mask",
@@ -29,7 +37,6 @@ __all__ = [
     "problem_annotation",
     "set_outputs",
     "warning",
-    "error",
     "workspace_path",
     "write_summary",
 ]
@@ -42,16 +49,37 @@ _TRUNCATED = (
 )
 
 group = gha.group
-notice = gha.notice
-warning = gha.warning
-error = gha.error
+TITLE = "Osiris"
+
+
+def notice(message: str, *, title: str = TITLE, file: str | None = None) -> None:
+    gha.notice(message, title=title, file=file)
+
+
+def warning(message: str, *, title: str = TITLE, file: str | None = None) -> None:
+    gha.warning(message, title=title, file=file)
+
+
+def error(
+    message: str,
+    *,
+    title: str = TITLE,
+    file: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+) -> None:
+    gha.error(message, title=title, file=file, line=line, col=col)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def mask(values: Iterable[str]) -> None:
     """Register each value with `::add-mask::`, in a stable order."""
     for value in sorted(set(values)):
         if value.strip():  # the runner warns about empty masks
-            gha.add_mask(value)
+            gha.echo(f"::add-mask::{_escape_data(value)}")
 
 
 def workspace_path(path: Path | str, workspace: Path) -> str:
@@ -62,7 +90,7 @@ def workspace_path(path: Path | str, workspace: Path) -> str:
     return absolute.as_posix()
 
 
-def problem_annotation(problem: Problem) -> dict[str, object]:
+def problem_annotation(problem: Problem) -> dict[str, Any]:
     """The arguments of the `::error` annotation for a problem whose file is workspace-relative."""
     parts = []
     if problem.step_id is not None:
@@ -83,8 +111,7 @@ def problem_annotation(problem: Problem) -> dict[str, object]:
 
 def annotate_problem(problem: Problem, *, masker: Masker) -> None:
     args = problem_annotation(problem)
-    message = masker.mask(str(args.pop("message")))
-    gha.error(message, **args)  # type: ignore[arg-type]
+    error(masker.mask(args.pop("message")), **args)
 
 
 def set_outputs(outputs: Mapping[str, str]) -> None:
@@ -111,7 +138,10 @@ def fit_summary(markdown: str, limit: int) -> str:
 
 
 def write_summary(markdown: str, *, masker: Masker, limit: int = SUMMARY_LIMIT) -> None:
-    """Append the masked job summary, trimmed to what is left of `limit`; skipped outside Actions."""
+    """Append the masked job summary, trimmed to the room left under `limit`.
+
+    Does nothing outside Actions (no GITHUB_STEP_SUMMARY).
+    """
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return

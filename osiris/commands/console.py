@@ -22,10 +22,18 @@ class Console:
         self.session = session
         self.quiet = quiet
         self.log_level = logging.DEBUG if verbose else logging.WARNING
+        self.live = sys.stdout.isatty() and not quiet
+        self._counter_shown = False
 
     def _print(self, text: str, *, force: bool = False) -> None:
         if force or not self.quiet:
+            self._clear_counter()
             print(self.session.masker.mask(text), flush=True)
+
+    def _clear_counter(self) -> None:
+        if self._counter_shown:
+            sys.stdout.write("\r\x1b[K")
+            self._counter_shown = False
 
     def start(self, data: dict[str, Any], executor: str, dry_run: bool) -> None:
         n = len(data["steps"])
@@ -37,7 +45,13 @@ class Console:
 
     def progress(self, event: str, fields: dict[str, Any]) -> None:
         step = fields.get("step", "")
-        if event == "step_start":
+        if event == "step_progress":
+            # a live counter on a terminal only; logs and pipes get the start/done lines
+            if self.live:
+                sys.stdout.write(f"\r\x1b[K  ...    {step}: {fields.get('rows', 0):,} rows")
+                sys.stdout.flush()
+                self._counter_shown = True
+        elif event == "step_start":
             self._print(f"  start  {step} ({fields.get('component', '')})")
         elif event == "step_complete":
             self._print(
@@ -48,6 +62,7 @@ class Console:
             self._print(f"  FAILED {step}: [{fields.get('error_code')}] {fields.get('message')}")
 
     def finish(self, result: RunResult, bundle: Path | None) -> None:
+        self._clear_counter()
         s = self.session
         steps = result.steps
         ok = sum(1 for v in steps.values() if v.get("status") == "succeeded")

@@ -148,6 +148,7 @@ def execute(
                     reader,
                     on_done=functools.partial(state.complete, metric=read_metric),
                     on_error=functools.partial(_fail_from_exception, state),
+                    on_progress=functools.partial(_progress, emit),
                 )
                 if consumers[sid] == 1:
                     handles[sid] = StreamHandle(tracker)
@@ -190,6 +191,10 @@ def _read_metric(step: Mapping[str, Any]) -> str | None:
 
 def _read_metric_id(steps: list[dict[str, Any]], sid: str) -> str | None:
     return next(_read_metric(s) for s in steps if s["id"] == sid)
+
+
+def _progress(emit: Emit, sid: str, rows: int) -> None:
+    emit("event", event="step_progress", step=sid, rows=rows)
 
 
 def _step_metric(emit: Emit, sid: str, name: str, value: float, unit: str, **tags: Any) -> None:

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# a long step reports its row count this often, so people and idle timeouts see it is alive
+PROGRESS_SECONDS = 1.0
+
+
 class UpstreamFailedError(Exception):
     """Raised into a consumer when the stream it is reading fails in its producer."""
 
@@ -34,6 +38,7 @@ class Tracker:
         *,
         on_done: Callable[[str, int], None],
         on_error: Callable[[str, BaseException], None],
+        on_progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.step_id = step_id
         self.reader = reader
@@ -42,11 +47,16 @@ class Tracker:
         self.started = time.monotonic()
         self._on_done = on_done
         self._on_error = on_error
+        self._on_progress = on_progress
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        next_report = time.monotonic() + PROGRESS_SECONDS
         try:
             for batch in self.reader:
                 self.rows += batch.num_rows
+                if self._on_progress is not None and time.monotonic() >= next_report:
+                    next_report = time.monotonic() + PROGRESS_SECONDS
+                    self._on_progress(self.step_id, self.rows)
                 yield batch
         except UpstreamFailedError:
             raise

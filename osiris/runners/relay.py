@@ -58,7 +58,9 @@ class ProgressRelay:
         step = msg.get("step")
         if step:
             info = self.steps.setdefault(step, {})
-            if name == "step_start":
+            if name == "step_progress":
+                info["rows"] = msg.get("rows", 0)
+            elif name == "step_start":
                 info.update(status="running", component=msg.get("component"))
             elif name == "step_complete":
                 info.update(
@@ -76,7 +78,8 @@ class ProgressRelay:
                 self._failures.append(
                     {"code": msg.get("error_code"), "message": msg.get("message"), "step_id": step}
                 )
-            self.session.step_update(step, **info)
+            if name != "step_progress":  # session.json changes only when a step's state does
+                self.session.step_update(step, **info)
             if self._on_progress is not None:
                 self._on_progress(name, msg)
         self.session.emit(name, **msg)

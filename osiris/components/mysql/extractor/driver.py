@@ -47,6 +47,7 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         sql = cfg["query"].strip().rstrip(";").rstrip()
         if cfg.get("cursor_column"):
             sql = f"SELECT * FROM ({sql}) AS osiris_q" + _incremental(conn, cfg, where=None)
+        _check_query(conn, srv, sql)
         return _stream(srv, sql, batch_size)
     finally:
         # connectorx opens its own connections; this one only checked access and read types.
@@ -79,6 +80,21 @@ def _table_select(
     sql = f"SELECT {', '.join(exprs)} FROM {quote_ident(database)}.{quote_ident(name)}"
     sql += _incremental(conn, cfg, where=cfg.get("where"))
     return sql, columns, table_schema(columns, pk)
+
+
+def _check_query(conn: Connection, srv: Server, sql: str) -> None:
+    """Let the server parse the query (without running it), so errors quote the user's SQL.
+
+    connectorx would report them against its own rewrite of the query.
+    """
+    import pymysql
+
+    try:
+        with conn.cursor() as cur:
+            cur.execute("PREPARE osiris_check FROM %s", (sql,))
+            cur.execute("DEALLOCATE PREPARE osiris_check")
+    except pymysql.MySQLError as exc:
+        raise translate(exc, srv) from exc
 
 
 def _select_item(column: Column) -> str:

@@ -158,7 +158,7 @@ class _Stream:
                 batch = self._raw.read_next_batch()
             except StopIteration:
                 return
-            except pa.ArrowException as exc:
+            except Exception as exc:  # the server failed mid-stream (pyarrow raises OSError)
                 raise translate(exc, self._srv) from None
             for start in range(0, batch.num_rows, self._batch_size):
                 part = batch.slice(start, self._batch_size)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import Server, connect, quote_ident, server, translate
-from osiris.components.postgres._ddl import create_table_sql, key_columns
+from osiris.components.postgres._ddl import create_table_sql, key_columns, primary_key_sql
 from osiris.components.postgres._load import TargetColumn, load, target_columns
 
 if TYPE_CHECKING:
@@ -113,10 +113,13 @@ def _append(
     pk: list[str],
     existing: dict[str, TargetColumn],
 ) -> None:
-    if not existing:
-        cur.execute(create_table_sql(target.sql, reader.schema, pk))
-        existing = target_columns(cur, target.schema, target.name)
-    load(cur, target.schema, target.name, reader, existing)
+    if existing:
+        load(cur, target.schema, target.name, reader, existing)
+        return
+    cur.execute(create_table_sql(target.sql, reader.schema, pk))
+    load(cur, target.schema, target.name, reader, target_columns(cur, target.schema, target.name))
+    if pk:
+        cur.execute(primary_key_sql(target.sql, pk))
 
 
 def _replace(
@@ -125,6 +128,8 @@ def _replace(
     stage = f"{target.name[:40]}__osiris_{secrets.token_hex(4)}"
     cur.execute(create_table_sql(target.qualify(stage), reader.schema, pk))
     load(cur, target.schema, stage, reader, target_columns(cur, target.schema, stage))
+    if pk:
+        cur.execute(primary_key_sql(target.qualify(stage), pk))
     if exists:
         cur.execute(f"DROP TABLE {target.sql}")
     cur.execute(f"ALTER TABLE {target.qualify(stage)} RENAME TO {quote_ident(target.name)}")
@@ -149,6 +154,7 @@ def _upsert(
 ) -> None:
     if not existing:
         cur.execute(create_table_sql(target.sql, reader.schema, pk))
+        cur.execute(primary_key_sql(target.sql, pk))
         existing = target_columns(cur, target.schema, target.name)
     _require_unique_key(cur, target, pk)
     tmp_name = f"osiris_upsert_{secrets.token_hex(4)}"

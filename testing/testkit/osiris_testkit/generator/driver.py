@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from osiris.components.api import StepError
 
@@ -23,6 +24,7 @@ def run(ctx):
             n = min(size, total - done)
             if "fail_after" in cfg and done + n > cfg["fail_after"]:
                 raise StepError("test.failure", f"generator failed after {done} rows as configured")
+            time.sleep(cfg.get("sleep_per_batch", 0))
             ids = list(range(done, done + n))
             yield pa.record_batch(
                 [pa.array(ids, pa.int64()), pa.array([f"row {i}" for i in ids])], schema=schema

@@ -1,0 +1,105 @@
+"""Time one command and measure its memory, the same way for every tool.
+
+Two memory figures, because they answer different questions:
+* `max_rss_mb`: GNU time's "Maximum resident set size", the peak of the largest single process in
+  the tree (what the peer anchors report; comparable across tools).
+* `tree_rss_mb`: the peak of the summed RSS of the whole process tree (osiris = CLI + executor
+  child; the raw pipe = mariadb + psql), sampled from /proc every 50 ms by walking
+  /proc/<pid>/task/<tid>/children from the top process. Sampling can miss a short spike, and
+  shared pages count once per process.
+Neither includes the database servers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POLL_SECONDS = 0.05
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Measurement:
+    rc: int | str
+    wall_s: float
+    max_rss_mb: float | None
+    tree_rss_mb: float
+    user_cpu_s: float | None
+    sys_cpu_s: float | None
+    output_tail: list[str] = field(default_factory=list)
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            text = Path(task.path, "children").read_text()
+            kids.extend(int(x) for x in text.split())
+    except OSError:
+        pass
+    return kids
+
+
+def tree_rss_bytes(root: int) -> int:
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+        todo.extend(_children(pid))
+    return total
+
+
+def _parse_time(text: str) -> tuple[float | None, float | None, float | None]:
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", text)
+    return (
+        int(rss.group(1)) / 1024 if rss else None,
+        float(user.group(1)) if user else None,
+        float(system.group(1)) if system else None,
+    )
+
+
+def measure(cmd: list[str], *, env: dict[str, str], log: Path, timeout: float) -> Measurement:
+    """Run `cmd` under /usr/bin/time -v; stdout+stderr go to `log`."""
+    with tempfile.NamedTemporaryFile(prefix="bench-time-", suffix=".txt", delete=False) as tf:
+        time_file = tf.name
+    peak = [0]
+    done = threading.Event()
+    with log.open("w") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-v", "-o", time_file, *cmd], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+
+        def poll() -> None:
+            while not done.wait(POLL_SECONDS):
+                # below /usr/bin/time itself: only the measured command's tree
+                peak[0] = max(peak[0], sum(tree_rss_bytes(c) for c in _children(proc.pid)))
+
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        try:
+            rc: int | str = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            rc = "timeout"
+        wall = time.monotonic() - start
+        done.set()
+        watcher.join()
+    time_text = Path(time_file).read_text(errors="replace")
+    os.unlink(time_file)
+    max_rss, user, system = _parse_time(time_text)
+    tail = log.read_text(errors="replace").splitlines()[-15:]
+    return Measurement(rc, round(wall, 3), max_rss, round(peak[0] / 2**20, 1), user, system, tail)

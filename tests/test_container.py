@@ -1,0 +1,145 @@
+"""The image, built from the Dockerfile with podman and run for real by scripts/container-test.sh.
+
+The script builds `localhost/osiris:test` and runs the quickstart in it three ways, leaving each
+run's mounted directory in OUTDIR: as a user (`user/`), as a user who is not root (`nonroot/`)
+and as GitHub runs a container action (`action/workspace`, `action/file_commands`). It fails
+here, loudly, when podman cannot be installed or run; set OSIRIS_SKIP_CONTAINER_TESTS=1 to skip
+it on purpose (see docs/container.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from osiris import __version__
+from testing.runner_helpers import osiris_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "container-test.sh"
+
+pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    if os.environ.get("OSIRIS_SKIP_CONTAINER_TESTS") == "1":
+        pytest.skip("OSIRIS_SKIP_CONTAINER_TESTS=1")
+    out = tmp_path_factory.mktemp("container")
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), str(out)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=1150,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{SCRIPT.name} exited with {proc.returncode}\n"
+            f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}",
+            pytrace=False,
+        )
+    assert proc.stdout.splitlines()[-1].startswith("== container test passed in ")
+    return out
+
+
+def only_session(root: Path) -> Path:
+    sessions = list((root / "logs").glob("run_*"))
+    assert len(sessions) == 1, sessions
+    return sessions[0]
+
+
+def github_outputs(text: str) -> dict[str, str]:
+    """Parse a GITHUB_OUTPUT file: `name=value` lines and `name<<DELIMITER` blocks."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            value = []
+            for part in lines:
+                if part == delimiter:
+                    break
+                value.append(part)
+            else:
+                raise AssertionError(f"output {name}: no closing {delimiter}")
+            outputs[name] = "\n".join(value)
+        else:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+def test_image_metadata(out):
+    (image,) = json.loads((out / "image.json").read_text())
+    config = image["Config"]
+    assert config["Entrypoint"] == ["/app/docker-entrypoint.sh"]
+    assert config["WorkingDir"] == "/work"
+    assert config.get("User", "") == ""  # GitHub runs container actions as root
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == "osiris"
+    assert labels["org.opencontainers.image.version"] == __version__
+    assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
+    assert labels["org.opencontainers.image.base.name"] == "localhost/pybase:bookworm"
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PATH"].startswith("/opt/osiris/bin:")
+    # the build's pip settings stay in the builder stage
+    assert not {name for name in env if name.startswith("PIP_")} - {"PIP_DISABLE_PIP_VERSION_CHECK"}
+
+
+def test_user_run_matches_a_run_on_the_host(out, tmp_path):
+    lines = (out / "user.log").read_text().splitlines()
+    session = only_session(out / "user")
+    assert lines[0] == (
+        f"Running quickstart-revenue (5 steps) with the local executor — session {session.name}"
+    )
+    assert lines[-3].startswith("Succeeded in ")
+    assert lines[-3].endswith(": 5 steps, 512 rows read, 24 rows written")
+    assert lines[-2:] == [
+        f"  output:  logs/{session.name}/artifacts/outputs/revenue.csv",
+        f"  output:  logs/{session.name}/artifacts/outputs/revenue.parquet",
+    ]
+    info = json.loads((session / "session.json").read_text())
+    assert (info["status"], info["exit_code"], info["executor"]) == ("succeeded", 0, "local")
+    assert info["fingerprint"].startswith("sha256:")
+
+    shutil.copytree(ROOT / "examples", tmp_path / "host")
+    assert osiris_cli("run", "quickstart.yaml", cwd=tmp_path / "host").returncode == 0
+    host = only_session(tmp_path / "host")
+    # same pipeline, same compiled manifest and the same output on the host and in the image
+    assert info["fingerprint"] == json.loads((host / "session.json").read_text())["fingerprint"]
+    csv = Path("artifacts", "outputs", "revenue.csv")
+    assert (session / csv).read_bytes() == (host / csv).read_bytes()
+
+
+def test_run_as_another_user_leaves_files_owned_by_them(out):
+    session = only_session(out / "nonroot")
+    assert json.loads((session / "session.json").read_text())["status"] == "succeeded"
+    owners = {path.stat().st_uid for path in (out / "nonroot" / "logs").rglob("*")}
+    assert owners == {65534}
+
+
+def test_action_run_writes_outputs_summary_and_session(out):
+    workspace = out / "action" / "workspace"
+    session = only_session(workspace)
+    outputs = github_outputs((out / "action" / "file_commands" / "set_output").read_text())
+    assert outputs["session-id"] == session.name
+    assert outputs["status"] == "succeeded"
+    assert outputs["exit-code"] == "0"
+    summary = (out / "action" / "file_commands" / "step_summary").read_text()
+    assert "quickstart-revenue" in summary
+    log = (out / "action.log").read_text().splitlines()
+    assert any(line.startswith("::notice") and "upload" in line.lower() for line in log), log
+    for name in ("session.json", "events.jsonl", "metrics.jsonl", "osiris.log"):
+        assert (session / name).is_file()
+    assert {p.name for p in (session / "artifacts" / "outputs").iterdir()} == {
+        "revenue.csv",
+        "revenue.parquet",
+    }
