@@ -22,7 +22,9 @@ ENV = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PGAPPNAME": "osiris-ben
 # name -> (MariaDB expression, PostgreSQL expression); each is SUM()med or COUNT()ed as written.
 _MY_HASH = "CAST(CONV(LEFT(MD5({}), 15), 16, 10) AS UNSIGNED)"
 _PG_HASH = "('x' || left(md5({}), 15))::bit(60)::bigint"
-_JSON_MY = "CONCAT_WS('|', JSON_VALUE(attrs, '$.k'), JSON_VALUE(attrs, '$.n'), JSON_VALUE(attrs, '$.f'))"
+_JSON_MY = (
+    "CONCAT_WS('|', JSON_VALUE(attrs, '$.k'), JSON_VALUE(attrs, '$.n'), JSON_VALUE(attrs, '$.f'))"
+)
 _JSON_PG = "concat_ws('|', attrs::jsonb->>'k', attrs::jsonb->>'n', attrs::jsonb->>'f')"
 CHECKS: dict[str, tuple[str, str]] = {
     "rows": ("COUNT(*)", "count(*)"),
@@ -44,11 +46,18 @@ CHECKS: dict[str, tuple[str, str]] = {
         "SUM(TIMESTAMPDIFF(SECOND, '2020-01-01', created_at))",
         "sum(extract(epoch from created_at::timestamp - timestamp '2020-01-01')::bigint)",
     ),
-    "event_date": ("SUM(DATEDIFF(event_date, '2020-01-01'))", "sum(event_date::date - date '2020-01-01')"),
+    "event_date": (
+        "SUM(DATEDIFF(event_date, '2020-01-01'))",
+        "sum(event_date::date - date '2020-01-01')",
+    ),
     "is_active": ("SUM(is_active)", "sum(is_active::int)"),
     "text": (
-        "SUM(" + _MY_HASH.format("CONCAT_WS('|', id, event_type, COALESCE(url, '~'), payload)") + ")",
-        "sum(" + _PG_HASH.format("concat_ws('|', id, event_type, coalesce(url, '~'), payload)") + ")",
+        "SUM("
+        + _MY_HASH.format("CONCAT_WS('|', id, event_type, COALESCE(url, '~'), payload)")
+        + ")",
+        "sum("
+        + _PG_HASH.format("concat_ws('|', id, event_type, coalesce(url, '~'), payload)")
+        + ")",
     ),
     "attrs": ("SUM(" + _MY_HASH.format(_JSON_MY) + ")", "sum(" + _PG_HASH.format(_JSON_PG) + ")"),
 }
@@ -59,7 +68,7 @@ class CheckError(Exception):
 
 
 def _run(cmd: list[str], sql: str) -> list[list[str]]:
-    res = subprocess.run(cmd, input=sql, text=True, capture_output=True, env=ENV)
+    res = subprocess.run(cmd, check=False, input=sql, text=True, capture_output=True, env=ENV)
     if res.returncode:
         raise CheckError(f"{cmd[0]} failed: {res.stderr.strip()[:500]}")
     return [line.split("\t") for line in res.stdout.splitlines() if line]
@@ -123,7 +132,7 @@ def source_types(table: str) -> list[ColumnType]:
         f"WHERE c.TABLE_SCHEMA = 'bench' AND c.TABLE_NAME = '{table}' "
         "GROUP BY c.ORDINAL_POSITION ORDER BY c.ORDINAL_POSITION"
     )
-    # MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: show it as the JSON it was declared.
+    # MariaDB stores JSON as LONGTEXT with a json_valid() CHECK: show the declared JSON.
     return [
         ColumnType(n, "json" if is_json == "1" else t, null == "NO", key == "PRI")
         for n, t, null, key, is_json in rows

@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-WORDS = (
+WORDS = (  # noqa: SIM905
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
     "omicron pi rho sigma tau upsilon phi chi psi omega order cart checkout "
     "login logout search click view scroll submit error retry payment refund "
@@ -95,11 +95,21 @@ def rows(n: int, seed: int) -> Iterator[str]:
         amount = f"{rng.randint(0, 99_999)}.{rng.randint(0, 99):02d}"
         score = repr(rng.random() * 1000.0)
         active = "1" if rng.random() < 0.5 else "0"
-        yield "\t".join((
-            str(i), str(user_id), event_type, url, amount, score,
-            ts.strftime("%Y-%m-%d %H:%M:%S"), ts.strftime("%Y-%m-%d"), active,
-            _escape(payload), attrs,
-        ))  # fmt: skip
+        yield "\t".join(
+            (
+                str(i),
+                str(user_id),
+                event_type,
+                url,
+                amount,
+                score,
+                ts.strftime("%Y-%m-%d %H:%M:%S"),
+                ts.strftime("%Y-%m-%d"),
+                active,
+                _escape(payload),
+                attrs,
+            )
+        )
 
 
 def write_tsv(path: str, n: int, seed: int) -> None:
@@ -115,26 +125,36 @@ def write_tsv(path: str, n: int, seed: int) -> None:
 
 
 def mysql(client: list[str], sql: str) -> str:
-    res = subprocess.run(client, input=sql, text=True, capture_output=True)
+    res = subprocess.run(client, check=False, input=sql, text=True, capture_output=True)
     if res.returncode:
         sys.exit(f"mariadb client failed ({res.returncode}): {res.stderr.strip()}")
     return res.stdout
 
 
 def ensure_postgres(pg_admin: list[str], database: str) -> None:
-    exists = subprocess.run(
-        [*pg_admin, "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
+    exists = subprocess.run(  # noqa: PLW1510 (the return code is checked below)
+        [
+            *pg_admin,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{database}'",
+        ],
         text=True,
         capture_output=True,
     )
     if exists.returncode:
         sys.exit(f"psql failed: {exists.stderr.strip()}")
     if exists.stdout.strip() != "1":
-        subprocess.run([*pg_admin, "-d", "postgres", "-c", f'CREATE DATABASE "{database}"'], check=True)
+        subprocess.run(
+            [*pg_admin, "-d", "postgres", "-c", f'CREATE DATABASE "{database}"'], check=True
+        )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--database", default="bench")
@@ -171,8 +191,10 @@ def main() -> None:
         "LINES TERMINATED BY '\\n'; "
         f"ANALYZE TABLE `{a.table}`; SELECT COUNT(*) AS loaded_rows FROM `{a.table}`;",
     )
-    print(out.strip().splitlines()[-1], f"rows in {a.database}.{a.table}, loaded in "
-          f"{time.monotonic() - t1:.1f}s")  # fmt: skip
+    print(
+        out.strip().splitlines()[-1],
+        f"rows in {a.database}.{a.table}, loaded in {time.monotonic() - t1:.1f}s",
+    )
     ensure_postgres(["psql", "-X", "-q", *a.pg_admin.split()], a.database)
     if not a.keep_tsv:
         os.unlink(a.tsv)

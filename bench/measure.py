@@ -79,7 +79,10 @@ def measure(cmd: list[str], *, env: dict[str, str], log: Path, timeout: float) -
     with log.open("w") as out:
         start = time.monotonic()
         proc = subprocess.Popen(
-            ["/usr/bin/time", "-v", "-o", time_file, *cmd], stdout=out, stderr=subprocess.STDOUT, env=env
+            ["/usr/bin/time", "-v", "-o", time_file, *cmd],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
 
         def poll() -> None:

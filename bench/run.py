@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import checks
 import report
@@ -56,7 +57,7 @@ def ensure_dataset(table: str, rows: int) -> None:
 
 def _out(cmd: list[str]) -> str:
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        res = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return "n/a"
     return (res.stdout or res.stderr).strip().splitlines()[0] if res.returncode == 0 else "n/a"
@@ -64,10 +65,13 @@ def _out(cmd: list[str]) -> str:
 
 def machine_facts() -> dict[str, object]:
     cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-         if ln.startswith("model name")),
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
         platform.processor(),
-    )  # fmt: skip
+    )
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     disk = shutil.disk_usage("/")
     return {
@@ -95,8 +99,8 @@ def machine_facts() -> dict[str, object]:
 
 
 _VERSIONS = (
-    "import connectorx, adbc_driver_postgresql as a, pyarrow, pandas; "
-    "print(connectorx.__version__, a.__version__, pyarrow.__version__, 'pandas', pandas.__version__)"
+    "import connectorx as c, adbc_driver_postgresql as a, pyarrow as p, pandas as d; "
+    "print(c.__version__, a.__version__, p.__version__, 'pandas', d.__version__)"
 )
 
 
@@ -108,7 +112,9 @@ def reset(tool: Tool) -> None:
     checks.psql("CHECKPOINT")
 
 
-def one_run(tool: Tool, run: int, rows: int, expected: dict[str, str], logs: Path, timeout: float) -> dict[str, object]:
+def one_run(
+    tool: Tool, run: int, *, rows: int, expected: dict[str, str], logs: Path, timeout: float
+) -> dict[str, object]:
     reset(tool)
     load = Path("/proc/loadavg").read_text().split()[:3]
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -140,8 +146,19 @@ def one_run(tool: Tool, run: int, rows: int, expected: dict[str, str], logs: Pat
     return rec
 
 
+def _line(rec: dict[str, Any]) -> str:
+    status = "ok" if rec["ok"] else f"FAILED rc={rec['rc']} rows={rec['rows']}"
+    content = "exact" if rec["checksum_mismatch"] == [] else rec["checksum_mismatch"]
+    return (
+        f"{rec['wall_s']:8.2f}s  max RSS {rec['max_rss_mb'] or 0:6.0f} MB  "
+        f"tree {rec['tree_rss_mb']:6.0f} MB  {status}  checksums: {content}"
+    )
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tools", default=DEFAULT_TOOLS, help=f"comma list (default {DEFAULT_TOOLS})")
@@ -178,14 +195,28 @@ def main() -> None:
         if t.rows and t.rows not in expected:
             expected[t.rows] = checks.source_checksums(table, limit=t.rows)
     facts = machine_facts()
-    header = {"kind": "header", "stamp": stamp, "rows": a.rows, "source": f"bench.{table}",
-              "runs": a.runs, "tools": [t.name for t in tools], "machine": facts}  # fmt: skip
-    records: list[dict[str, object]] = []
+    header = {
+        "kind": "header",
+        "stamp": stamp,
+        "rows": a.rows,
+        "source": f"bench.{table}",
+        "runs": a.runs,
+        "tools": [t.name for t in tools],
+        "machine": facts,
+    }
+    records: list[dict[str, Any]] = []
     with results.open("a") as out:
         out.write(json.dumps(header) + "\n")
         for run in range(1, a.runs + 1):
             for tool in tools:
-                rec = one_run(tool, run, a.rows, expected[tool.rows or a.rows], logs, a.timeout)
+                rec = one_run(
+                    tool,
+                    run,
+                    rows=a.rows,
+                    expected=expected[tool.rows or a.rows],
+                    logs=logs,
+                    timeout=a.timeout,
+                )
                 rec |= {"kind": "run", "stamp": stamp, "source_rows": a.rows}
                 if run == a.runs and rec["ok"]:
                     schema, _, name = tool.target.partition(".")
@@ -193,14 +224,12 @@ def main() -> None:
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
                 records.append(rec)
-                status = "ok" if rec["ok"] else f"FAILED rc={rec['rc']} rows={rec['rows']}"
-                print(f"[run {run}] {tool.name:14} {rec['wall_s']:8.2f}s  max RSS {rec['max_rss_mb'] or 0:6.0f} MB"
-                      f"  tree {rec['tree_rss_mb']:6.0f} MB  {status}"
-                      f"  checksums: {'exact' if rec['checksum_mismatch'] == [] else rec['checksum_mismatch']}",
-                      flush=True)  # fmt: skip
-        source_types = [c.text() for c in checks.source_types(table)]
-        summary = report.render(header, records, tools, source_types, checks.source_types(table))
-        out.write(json.dumps({"kind": "source_types", "types": source_types}) + "\n")
+                print(f"[run {run}] {tool.name:14} {_line(rec)}", flush=True)
+        source = checks.source_types(table)
+        out.write(
+            json.dumps({"kind": "source_types", "types": {c.name: c.text() for c in source}}) + "\n"
+        )
+    summary = report.render(header, records, tools, source)
     results.with_suffix(".md").write_text(summary)
     print(summary)
     print(f"raw results: {results}\nlogs: {logs}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from osiris.components import get_registry
 from osiris.components.api import StepContext
 
 MYSQL: dict[str, Any] = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -96,7 +97,8 @@ def postgres_database() -> Iterator[dict[str, Any]]:
     try:
         yield {**POSTGRES, "database": name}
     finally:
-        postgres_execute(POSTGRES, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', autocommit=True)
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        postgres_execute(POSTGRES, drop, autocommit=True)
 
 
 def _pg(conn: dict[str, Any], *, autocommit: bool = False) -> Any:
@@ -186,7 +188,7 @@ def step_context(
     return StepContext(
         step_id="step",
         component=component,
-        config={"connection": f"@{component.split('.')[0]}.test", **config},
+        config={"connection": f"@{component.partition('.')[0]}.test", **config},
         connection=connection,
         inputs=inputs or {},
         input_root=tmp_path,
@@ -194,3 +196,9 @@ def step_context(
         scratch_dir=scratch,
         connect_timeout=connect_timeout,
     )
+
+
+def run_step(ctx: StepContext) -> pa.Table | None:
+    """Run the component's driver as the executor would (through the registry)."""
+    reader = get_registry().require(ctx.component).load_driver().run(ctx)
+    return None if reader is None else reader.read_all()

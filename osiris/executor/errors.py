@@ -6,6 +6,7 @@ import errno
 
 from osiris.components.api import StepError
 from osiris.errors import OsirisError
+from osiris.executor.network import NetworkDeniedError
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -15,6 +16,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "config.invalid", exc.message
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", "interrupted"
+    if isinstance(exc, NetworkDeniedError):
+        return "network.denied", str(exc)
     if isinstance(exc, MemoryError):
         return "resource.memory", "out of memory; raise runner.memory_mb or use smaller batches"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:

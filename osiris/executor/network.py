@@ -15,6 +15,10 @@ from typing import Any
 from osiris.network import is_allowed, parse_entry
 
 
+class NetworkDeniedError(PermissionError):
+    """A connection the allow-list does not permit (raised inside the executor)."""
+
+
 def _allowed_addresses(allow: Sequence[str]) -> set[str]:
     addresses = set()
     for entry in allow:
@@ -42,8 +46,9 @@ def install_guard(allow: Sequence[str]) -> None:
             name = host.decode() if isinstance(host, bytes) else str(host)
             num = port if isinstance(port, int) else None
             if not is_allowed(allow, name, num) and name not in allowed_ips:
-                raise PermissionError(
-                    f"network access to {name} is not allowed by runner.network.allow"
+                where = f"{name}:{num}" if num else name
+                raise NetworkDeniedError(
+                    f"network access to {where} is not allowed by runner.network.allow"
                 )
         elif event == "socket.connect":
             address = args[1]
@@ -51,7 +56,7 @@ def install_guard(allow: Sequence[str]) -> None:
                 return  # unix socket paths are local
             host, port = str(address[0]), address[1]
             if host not in allowed_ips and not is_allowed(allow, host, port):
-                raise PermissionError(
+                raise NetworkDeniedError(
                     f"network access to {host}:{port} is not allowed by runner.network.allow"
                 )
 

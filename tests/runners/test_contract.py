@@ -215,3 +215,27 @@ def test_environment_is_scrubbed(tmp_path, runner, monkeypatch):
     assert any(line.startswith("env PATH=/") for line in stdout)
     lines = [e["line"] for e in out.events() if e["event"] == "run_stdout"]
     assert "env OSIRIS_TEST_CANARY=<unset>" in lines
+
+
+FETCH = """
+oml_version: "0.1.0"
+name: fetch
+steps:
+  - id: fetch
+    component: testkit.fetch
+    mode: extract
+    config: {host: "127.0.0.3", port: 9}
+"""
+
+
+def test_python_level_connections_outside_the_allow_list_are_refused(tmp_path, runner):
+    settings = copy.deepcopy(DEFAULT_RUN)
+    settings["network"]["allow"] = ["127.0.0.1", "localhost"]
+    out = run_pipeline(tmp_path, runner, write_pipeline(tmp_path, FETCH), run_settings=settings)
+
+    assert out.result.exit_code == 1
+    assert out.result.error == {
+        "code": "network.denied",
+        "message": "network access to 127.0.0.3:9 is not allowed by runner.network.allow",
+        "step_id": "fetch",
+    }
