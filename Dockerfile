@@ -45,10 +45,11 @@ RUN pip install --no-cache-dir --no-index --no-deps /tmp/dist/*.whl \
     && rm -rf /tmp/dist \
     && pip check \
     && osiris --version
-COPY --chmod=755 docker/entrypoint.sh /app/docker-entrypoint.sh
+# docker/entrypoint.sh is executable in git and COPY keeps the mode (--chmod needs BuildKit).
+COPY docker/entrypoint.sh /app/docker-entrypoint.sh
 COPY entrypoint.py /app/entrypoint.py
 # No USER: GitHub runs container actions as root. Everything above is world-readable, so
-# `docker run --user "$(id -u):$(id -g)"` works too and leaves files owned by the caller.
+# `docker run --user "$(id -u):$(id -g)"` works too and leaves the files it writes to the caller.
 WORKDIR /work
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
 # Last, so a new revision changes only this metadata and no layer above.

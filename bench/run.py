@@ -165,6 +165,13 @@ def main() -> None:
     ap.add_argument("--table", help="source table in MariaDB database bench (default from --rows)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     ap.add_argument("--results", type=Path, help="JSONL file to append to")
+    ap.add_argument(
+        "--osiris-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra --param for the osiris pipelines (e.g. batch_size=50000); repeatable",
+    )
     a = ap.parse_args()
 
     table = a.table or _table_for(a.rows)
@@ -175,7 +182,7 @@ def main() -> None:
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    known = all_tools(table, work / "osiris-sessions")
+    known = all_tools(table, work / "osiris-sessions", a.osiris_param)
     names = [n.strip() for n in a.tools.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:

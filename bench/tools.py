@@ -71,7 +71,7 @@ def _drop(table: str) -> str:
     return f"DROP TABLE IF EXISTS {table}"
 
 
-def all_tools(source: str, logs_dir: Path) -> dict[str, Tool]:
+def all_tools(source: str, logs_dir: Path, osiris_params: list[str]) -> dict[str, Tool]:
     env = _base_env()
     pipelines = BENCH / "pipelines"
 
@@ -90,6 +90,7 @@ def all_tools(source: str, logs_dir: Path) -> dict[str, Tool]:
                 "--param",
                 f"target_table={target}",
                 "--quiet",
+                *(arg for p in osiris_params for arg in ("--param", p)),
             ],
             target=f"public.{target}",
             reset_sql=[_drop(f"public.{target}")],
@@ -119,7 +120,7 @@ def all_tools(source: str, logs_dir: Path) -> dict[str, Tool]:
         ),
         Tool(
             name="raw_pipe",
-            title="raw pipe: mariadb --batch | psql \\copy (text)",
+            title="raw pipe: mariadb --batch \\| psql \\copy (text)",
             cmd=[
                 "bash",
                 "-o",

@@ -1,8 +1,9 @@
 """The image, built from the Dockerfile with podman and run for real by scripts/container-test.sh.
 
-The script builds `localhost/osiris:test` and runs the quickstart in it three ways, leaving each
-run's mounted directory in OUTDIR: as a user (`user/`), as a user who is not root (`nonroot/`)
-and as GitHub runs a container action (`action/workspace`, `action/file_commands`). It fails
+The script builds `localhost/osiris:test` and runs it four ways, leaving each run's mounted
+directory in OUTDIR: the quickstart as a user (`user/`) and as a user who is not root
+(`nonroot/`), an endless pipeline stopped with `podman stop` (`stop/`), and the quickstart as
+GitHub runs a container action (`action/workspace`, `action/file_commands`). It fails
 here, loudly, when podman cannot be installed or run; set OSIRIS_SKIP_CONTAINER_TESTS=1 to skip
 it on purpose (see docs/container.md).
 """
@@ -28,7 +29,8 @@ pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory):
+def script(tmp_path_factory):
+    """Run the script once; fail every test, loudly, if it could not build the image."""
     if os.environ.get("OSIRIS_SKIP_CONTAINER_TESTS") == "1":
         pytest.skip("OSIRIS_SKIP_CONTAINER_TESTS=1")
     out = tmp_path_factory.mktemp("container")
@@ -40,18 +42,31 @@ def out(tmp_path_factory):
         timeout=1150,
         check=False,
     )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"{SCRIPT.name} exited with {proc.returncode}\n"
-            f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}",
-            pytrace=False,
-        )
-    assert proc.stdout.splitlines()[-1].startswith("== container test passed in ")
-    return out
+    if not (out / "image.json").is_file():
+        pytest.fail(f"the image was not built\n{report(proc)}", pytrace=False)
+    return out, proc
+
+
+@pytest.fixture
+def out(script):
+    return script[0]
+
+
+def report(proc: subprocess.CompletedProcess[str]) -> str:
+    return (
+        f"{SCRIPT.name} exited with {proc.returncode}\n"
+        f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+    )
+
+
+def ran(out: Path, name: str, exit_code: int = 0) -> None:
+    log = (out / f"{name}.log").read_text()
+    rc = int((out / f"{name}.rc").read_text())
+    assert rc == exit_code, f"{name}: the container exited with {rc}\n{log[-3000:]}"
 
 
 def only_session(root: Path) -> Path:
-    sessions = list((root / "logs").glob("run_*"))
+    sessions = [path for path in (root / "logs").glob("run_*") if path.is_dir()]
     assert len(sessions) == 1, sessions
     return sessions[0]
 
@@ -77,6 +92,12 @@ def github_outputs(text: str) -> dict[str, str]:
     return outputs
 
 
+def test_the_script_passes(script):
+    _, proc = script
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.splitlines()[-1].startswith("== container test passed in ")
+
+
 def test_image_metadata(out):
     (image,) = json.loads((out / "image.json").read_text())
     config = image["Config"]
@@ -95,14 +116,16 @@ def test_image_metadata(out):
 
 
 def test_user_run_matches_a_run_on_the_host(out, tmp_path):
+    ran(out, "user")
     lines = (out / "user.log").read_text().splitlines()
     session = only_session(out / "user")
     assert lines[0] == (
         f"Running quickstart-revenue (5 steps) with the local executor — session {session.name}"
     )
-    assert lines[-3].startswith("Succeeded in ")
-    assert lines[-3].endswith(": 5 steps, 512 rows read, 24 rows written")
-    assert lines[-2:] == [
+    assert lines[-4].startswith("Succeeded in ")
+    assert lines[-4].endswith(": 5 steps, 512 rows read, 24 rows written")
+    assert lines[-3:] == [
+        f"  session: logs/{session.name}",
         f"  output:  logs/{session.name}/artifacts/outputs/revenue.csv",
         f"  output:  logs/{session.name}/artifacts/outputs/revenue.parquet",
     ]
@@ -120,23 +143,51 @@ def test_user_run_matches_a_run_on_the_host(out, tmp_path):
 
 
 def test_run_as_another_user_leaves_files_owned_by_them(out):
+    ran(out, "nonroot")
     session = only_session(out / "nonroot")
     assert json.loads((session / "session.json").read_text())["status"] == "succeeded"
     owners = {path.stat().st_uid for path in (out / "nonroot" / "logs").rglob("*")}
     assert owners == {65534}
 
 
+def test_stop_is_an_interrupted_run(out):
+    ran(out, "stop", exit_code=130)
+    session = only_session(out / "stop")
+    info = json.loads((session / "session.json").read_text())
+    assert (info["status"], info["exit_code"]) == ("interrupted", 130)
+    assert (
+        "Interrupted (exit 130): [interrupted] the run was interrupted"
+        in (out / "stop.log").read_text().splitlines()
+    )
+
+
 def test_action_run_writes_outputs_summary_and_session(out):
+    ran(out, "action")
     workspace = out / "action" / "workspace"
     session = only_session(workspace)
     outputs = github_outputs((out / "action" / "file_commands" / "set_output").read_text())
     assert outputs["session-id"] == session.name
     assert outputs["status"] == "succeeded"
     assert outputs["exit-code"] == "0"
+    assert outputs["rows-written"] == "24"
+    assert outputs["bundle-path"] == f"logs/{session.name}.zip"
+    assert (workspace / outputs["bundle-path"]).is_file()
+    assert outputs["artifact-id"] == ""
+    assert json.loads(outputs["summary-json"])["artifact"]["status"] == "skipped"
+
     summary = (out / "action" / "file_commands" / "step_summary").read_text()
-    assert "quickstart-revenue" in summary
+    assert f"| quickstart-revenue<br>`examples/quickstart.yaml` | `{session.name}` |" in summary
     log = (out / "action.log").read_text().splitlines()
-    assert any(line.startswith("::notice") and "upload" in line.lower() for line in log), log
+    assert (
+        f"Running quickstart-revenue (5 steps) with the local executor — session {session.name}"
+        in log
+    )
+    notices = [line for line in log if line.startswith("::notice title=Osiris::Artifact upload")]
+    assert len(notices) == 1
+    assert notices[0].startswith(
+        "::notice title=Osiris::Artifact upload skipped: "
+        "ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL are not set"
+    )
     for name in ("session.json", "events.jsonl", "metrics.jsonl", "osiris.log"):
         assert (session / name).is_file()
     assert {p.name for p in (session / "artifacts" / "outputs").iterdir()} == {

@@ -11,7 +11,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from osiris.action import workflow
-from osiris.action.commands import compile_pipelines, prepare, run_pipelines, validate_pipelines
+from osiris.action.commands import (
+    compile_pipelines,
+    prepare,
+    register_values,
+    run_pipelines,
+    validate_pipelines,
+)
 from osiris.action.inputs import DEFAULTS, Inputs, read_inputs
 from osiris.action.outputs import outputs
 from osiris.action.report import Report
@@ -51,10 +57,7 @@ def run_action(environ: Mapping[str, str]) -> int:
     inputs: Inputs | None = None
     with _process_environment(environ):
         # Before anything else is printed: the key is in the environment whatever runs.
-        key = environ.get("E2B_API_KEY")
-        if key:
-            workflow.mask([key])
-            report.masker.add(key)
+        register_values(report.masker, [environ.get("E2B_API_KEY")])
         try:
             inputs = read_inputs(environ)
             _execute(inputs, environ, report)

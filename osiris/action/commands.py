@@ -9,7 +9,7 @@ group; what a run did is read back from its session directory.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +19,20 @@ from osiris.action.inputs import Inputs, choose_executor, cli_options, expand_pi
 from osiris.action.report import PipelineResult, Report, StepRow
 from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PipelineError, Problem
 from osiris.session import Masker
+from osiris.session.masking import MIN_SECRET_LENGTH
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
 
-__all__ = ["Context", "compile_pipelines", "prepare", "run_pipelines", "validate_pipelines"]
+__all__ = [
+    "Context",
+    "compile_pipelines",
+    "prepare",
+    "register_secrets",
+    "register_values",
+    "run_pipelines",
+    "validate_pipelines",
+]
 
 
 @dataclass
@@ -94,14 +103,19 @@ def _located(ctx: Context, problem: Problem) -> Problem:
 
 
 def register_values(masker: Masker, values: list[str | None]) -> None:
-    """Mask `values` in the log now, and in everything the action writes later."""
-    fresh = [v for v in values if v and v not in masker.secrets]
+    """Mask `values` in the log now, and in everything the action writes later.
+
+    Values too short for the masker (a 2-character "secret" would turn every occurrence of
+    those characters into ***) are left out here too.
+    """
+    known = set(masker.secrets)
+    fresh = [v for v in values if v and len(v) >= MIN_SECRET_LENGTH and v not in known]
     workflow.mask(fresh)
     for value in fresh:
         masker.add(value)
 
 
-def register_secrets(ctx: Context, manifests: Any) -> None:
+def register_secrets(ctx: Context, manifests: Iterable[Mapping[str, Any]]) -> None:
     """Mask every secret value the runs of these compiled manifests can see."""
     values: list[str | None] = []
     for data in manifests:
@@ -261,6 +275,8 @@ def _error_text(error: object) -> str | None:
         return None
     text = f"[{error['code']}] {error.get('message', '')}" if error.get("code") else ""
     text = text or str(error.get("message") or "")
+    if error.get("hint"):
+        text += f" (hint: {error['hint']})"
     step = error.get("step_id")
     return f"step '{step}' failed: {text}" if step else text or None
 

@@ -19,6 +19,7 @@ OUTPUTS = (
     "bundle-path",
     "artifact-id",
     "artifact-url",
+    "artifact-digest",
     "rows-written",
     "summary-json",
 )
@@ -36,6 +37,7 @@ def outputs(report: Report) -> dict[str, str]:
         "bundle-path": "\n".join(p.bundle for p in report.pipelines if p.bundle),
         "artifact-id": str(artifact.artifact_id) if uploaded and artifact else "",
         "artifact-url": (artifact.url or "") if uploaded and artifact else "",
+        "artifact-digest": (artifact.digest or "") if uploaded and artifact else "",
         "rows-written": "" if rows is None else str(rows),
         "summary-json": json.dumps(report.to_dict(), sort_keys=True, ensure_ascii=False),
     }

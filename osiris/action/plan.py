@@ -35,9 +35,15 @@ def base_ref(inputs_base: str, environ: Any) -> str:
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        ["git", "-c", "safe.directory=*", *args], cwd=cwd, capture_output=True, check=False
-    )
+    try:
+        return subprocess.run(
+            ["git", "-c", "safe.directory=*", *args], cwd=cwd, capture_output=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise UsageError(
+            "plan-diff needs git, and it is not installed here",
+            hint="use the action's image, which has git, or install git",
+        ) from exc
 
 
 def _toplevel(cwd: Path) -> Path:

@@ -133,6 +133,9 @@ def diff_plans(
         if before != after:
             targets.append(TargetChange(sid, before, after))
 
+    # Parameters, connections and limits of a pipeline that exists on one side only are not
+    # a change to review; its steps and targets say what it does.
+    both = base is not None and head is not None
     common = [s for s in head_steps if s in base_steps]
     old_order = tuple(s for s in base_steps if s in head_steps)
     order = (old_order, tuple(common)) if old_order != tuple(common) else None
@@ -141,9 +144,9 @@ def diff_plans(
         head_exists=head is not None,
         steps=tuple(steps),
         targets=tuple(targets),
-        params=tuple(_changes("", _get(base, "params"), _get(head, "params"), set())),
-        connections=tuple(_connection_changes(base, head)),
-        run=tuple(_changes("", _get(base, "run"), _get(head, "run"), set())),
+        params=tuple(_changes("", _get(base, "params"), _get(head, "params"), ())) if both else (),
+        connections=tuple(_connection_changes(base, head)) if both else (),
+        run=tuple(_changes("", _get(base, "run"), _get(head, "run"), ())) if both else (),
         order=order,
     )
 

@@ -65,6 +65,11 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _cell_code(text: str) -> str:
+    # GFM splits table cells on `|` even inside code spans.
+    return _code(text).replace("|", "\\|")
+
+
 def _duration(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -85,8 +90,8 @@ def _run(report: Report) -> list[str]:
         "|---|---|---|--:|--:|--:|",
     ]
     for p in report.pipelines:
-        label = f"{_cell(p.name)}<br>{_code(p.file)}" if p.name else _code(p.file)
-        session = _code(p.session_id) if p.session_id else ""
+        label = f"{_cell(p.name)}<br>{_cell_code(p.file)}" if p.name else _cell_code(p.file)
+        session = _cell_code(p.session_id) if p.session_id else ""
         lines.append(
             f"| {label} | {session} | {_status(p.status)} | {_number(p.rows_read)} "
             f"| {_number(p.rows_written)} | {_duration(p.duration_ms)} |"
@@ -102,7 +107,7 @@ def _run(report: Report) -> list[str]:
                 "|---|---|---|--:|--:|",
             ]
             lines += [
-                f"| {_code(s.id)} | {_code(s.component)} | {_status(s.status)} "
+                f"| {_cell_code(s.id)} | {_cell_code(s.component)} | {_status(s.status)} "
                 f"| {_number(s.rows)} | {_duration(s.duration_ms)} |"
                 for s in p.steps
             ]
@@ -153,7 +158,7 @@ def _problems(p: PipelineResult) -> list[str]:
         text = " → ".join(what) + ": " + problem.message if what else problem.message
         if problem.hint:
             text += f" (hint: {problem.hint})"
-        lines.append(f"| {_code(where)} | {_cell(text)} |")
+        lines.append(f"| {_cell_code(where)} | {_cell(text)} |")
     return [*lines, ""]
 
 
@@ -175,7 +180,7 @@ def _validate(report: Report) -> list[str]:
             result = f"{_status(p.status)} ({len(p.steps)} steps)"
         else:
             result = _status(p.status) + (f": {_cell(p.error)}" if p.error else "")
-        lines.append(f"| {_code(p.file)} | {result} |")
+        lines.append(f"| {_cell_code(p.file)} | {result} |")
     lines.append("")
     for p in bad:
         if p.problems:
@@ -191,7 +196,9 @@ def _compile(report: Report) -> list[str]:
             lines += [f"Manifest fingerprint {_code(p.fingerprint)}.", ""]
         if p.steps:
             lines += ["| Step | Component | Mode |", "|---|---|---|"]
-            lines += [f"| {_code(s.id)} | {_code(s.component)} | {s.mode} |" for s in p.steps]
+            lines += [
+                f"| {_cell_code(s.id)} | {_cell_code(s.component)} | {s.mode} |" for s in p.steps
+            ]
             lines.append("")
         if p.error:
             lines += [f"**Error:** {_text(p.error)}", ""]
@@ -234,7 +241,7 @@ def render_plan(diff: PlanDiff, *, base_label: str) -> list[str]:
         for t in diff.targets:
             before = _cell(t.before.text()) if t.before else "—"
             after = _cell(t.after.text()) if t.after else "—"
-            lines.append(f"| {_code(t.step)} | {before} | {after} |")
+            lines.append(f"| {_cell_code(t.step)} | {before} | {after} |")
         lines.append("")
     if diff.steps:
         lines += ["**Steps**", ""]

@@ -150,4 +150,5 @@ def write_summary(markdown: str, *, masker: Masker, limit: int = SUMMARY_LIMIT) 
     except OSError:
         used = 0
     # gha appends one newline after the text.
-    gha.append_job_summary(fit_summary(masker.mask(markdown), max(0, limit - used - 1)))
+    text = fit_summary(masker.mask(markdown).rstrip("\n"), max(0, limit - used - 1))
+    gha.append_job_summary(text.rstrip("\n"))

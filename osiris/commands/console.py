@@ -18,10 +18,15 @@ def _secs(ms: Any) -> str:
 
 
 class Console:
-    def __init__(self, session: Session, *, quiet: bool, verbose: bool) -> None:
+    def __init__(
+        self, session: Session, *, quiet: bool, verbose: bool, level: str = "INFO"
+    ) -> None:
         self.session = session
         self.quiet = quiet
-        self.log_level = logging.DEBUG if verbose else logging.WARNING
+        configured = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        self.log_level = logging.DEBUG if verbose else configured
+        if quiet:
+            self.log_level = max(self.log_level, logging.WARNING)
         self.live = sys.stdout.isatty() and not quiet
         self._counter_shown = False
 

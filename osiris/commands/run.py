@@ -50,8 +50,10 @@ def run(
         events=loaded.get("logging.events"),
         masker=masker,
     )
-    console = Console(session, quiet=quiet or as_json, verbose=verbose)
-    with session.logging(console_level=console.log_level):
+    console = Console(
+        session, quiet=quiet or as_json, verbose=verbose, level=loaded.get("logging.level")
+    )
+    with session, session.logging(console_level=console.log_level):
         console.start(data, executor, dry_run)
         session.write_artifact("pipeline.yaml", path.read_text(encoding="utf-8"))
         session.write_artifact("manifest.json", manifest.to_json())

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pymysql.connections import Connection
 
 # Server error numbers, grouped by the StepError code they become.
-_CONSTRAINT = {1048, 1062, 1169, 1216, 1217, 1364, 1451, 1452, 1557, 3819, 4025}
+_CONSTRAINT = {1048, 1062, 1169, 1216, 1217, 1263, 1364, 1451, 1452, 1557, 3819, 4025}
 _DATA = {1264, 1265, 1292, 1301, 1366, 1367, 1406, 1690, 3140}
 _PERMISSION = {1044, 1142, 1143, 1227, 1370}
 _SYNTAX = {1054, 1064, 1052, 1060, 1109, 1111, 1305, 1327}

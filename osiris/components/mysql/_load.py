@@ -20,10 +20,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pymysql.connections import Connection
 
-# "not allowed with this version" (MariaDB, MySQL 5.7), "loading local data is disabled" (8.0),
-# and PyMySQL's own refusal.
-_LOCAL_INFILE_REFUSED = {1148, 2068, 3948}
+# "not allowed with this version" (MySQL 5.7), "loading local data is disabled" (MySQL 8),
+# "disabled the local infile capability" (MariaDB 10.6+), and the client library's refusal.
+_LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 4166}
 _STATEMENT_BYTES = 8 << 20
+
+
+class _LocalInfileRefused(Exception):
+    pass
 
 
 class Loader:
@@ -46,7 +50,6 @@ class Loader:
         self.conn = conn
         self.srv = srv
         self.method = method
-        self.rows = 0
         columns = ", ".join(quote_ident(f.name) for f in schema)
         self._insert = f"INSERT INTO {table_sql} ({columns}) VALUES ".encode()
         self._file = scratch / "mysql-load.tsv"
@@ -67,15 +70,17 @@ class Loader:
         if self.method != "insert":
             try:
                 self._load_data(batch)
-                self.rows += batch.num_rows
                 self.method = "load_data"
                 return
-            except StepError as exc:
-                if self.method == "load_data" or exc.code != "local_infile.refused":
-                    raise
+            except _LocalInfileRefused as exc:
+                if self.method == "load_data":
+                    raise StepError(
+                        "write.failed",
+                        f"MySQL at {self.srv.where} does not allow LOAD DATA LOCAL INFILE "
+                        f"({exc}); set `load_method: insert` or enable local_infile",
+                    ) from exc
                 self.method = "insert"
         self._insert_rows(batch)
-        self.rows += batch.num_rows
 
     def close(self) -> None:
         self._file.unlink(missing_ok=True)
@@ -93,7 +98,7 @@ class Loader:
                 cur.execute(self._load)
             except pymysql.MySQLError as exc:
                 if exc.args and exc.args[0] in _LOCAL_INFILE_REFUSED:
-                    raise StepError("local_infile.refused", str(exc)) from exc
+                    raise _LocalInfileRefused(" ".join(str(exc.args[-1]).split())) from exc
                 raise translate(exc, self.srv, writing=True) from exc
             loaded, warnings = cur.rowcount, cur.warning_count
             if warnings or loaded != batch.num_rows:
@@ -135,29 +140,35 @@ def _statements(offsets: list[int], budget: int) -> list[tuple[int, int]]:
 
 
 def _buffers(rows: pa.Array) -> tuple[list[int], pa.Buffer]:
+    """The row offsets and the bytes of a large_binary array without nulls (no copy)."""
     import pyarrow as pa
 
     offsets = pa.Array.from_buffers(
-        pa.int32(), len(rows) + 1, [None, rows.buffers()[1]], offset=rows.offset
+        pa.int64(), len(rows) + 1, [None, rows.buffers()[1]], offset=rows.offset
     )
     return offsets.to_pylist(), rows.buffers()[2]
 
 
 def _rows(batch: pa.RecordBatch, fmt: str, sep: str, before: str, after: str) -> pa.Array:
+    import pyarrow as pa
     import pyarrow.compute as pc
+
+    def lit(text: str) -> pa.Scalar:
+        return pa.scalar(text.encode(), pa.large_binary())
 
     columns = [
         _render(col, field, fmt) for col, field in zip(batch.columns, batch.schema, strict=True)
     ]
-    line = pc.binary_join_element_wise(*columns, sep.encode())
-    return pc.binary_join_element_wise(before.encode(), line, after.encode(), b"")
+    line = pc.binary_join_element_wise(*columns, lit(sep))
+    return pc.binary_join_element_wise(lit(before), line, lit(after), lit(""))
 
 
 def _render(arr: pa.Array, field: pa.Field, fmt: str) -> pa.Array:
     """One column as bytes: TSV with backslash escapes and \\N, or SQL literals and NULL."""
     import pyarrow as pa
 
-    return _text(arr, field, fmt).cast(pa.binary())
+    # 64-bit offsets: a batch of large values may render to more than 2 GB
+    return _text(arr, field, fmt).cast(pa.large_binary())
 
 
 def _text(arr: pa.Array, field: pa.Field, fmt: str) -> pa.Array:

@@ -43,6 +43,7 @@ class Column:
     field: pa.Field
     select: str  # expression in the SELECT list
     convert: Callable[[pa.Array], pa.Array]
+    unsupported: str = ""  # why this column cannot be read (an error only if it is selected)
 
 
 def describe_table(conn: Connection, database: str, table: str) -> tuple[list[Column], list[str]]:
@@ -127,11 +128,11 @@ def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
     elif data_type == "year":
         arrow_type = pa.int16()
     else:
-        raise StepError(
-            "type.unsupported",
+        why = (
             f"column '{name}' of table '{table}' has type {column_type}, which Osiris cannot "
-            "read; leave it out with `columns`, or convert it in a `query`",
+            "read; leave it out with `columns`, or convert it in a `query`"
         )
+        return Column(pa.field(name, pa.null()), quoted, _caster(pa.null()), unsupported=why)
     field = pa.field(name, arrow_type, nullable=nullable == "YES", metadata=meta or None)
     return Column(field, select, convert or _caster(arrow_type))
 

@@ -78,6 +78,8 @@ def server(connection: dict[str, Any] | None, connect_timeout: float, component:
     for key in ("password", "sslmode"):
         if key in fields:
             params[key] = fields[key]
+    if schema != "public":
+        params["options"] = _search_path(schema)
     conninfo = " ".join(f"{k}={_quote(v)}" for k, v in params.items())
     return Server(
         conninfo=conninfo,
@@ -113,6 +115,8 @@ def _from_dsn(fields: dict[str, str], timeout: str, schema: str, product: str) -
         query = dict(parse_qsl(parts.query))
         query.setdefault("connect_timeout", timeout)
         query.setdefault("application_name", "osiris")
+        if schema != "public":
+            query.setdefault("options", _search_path(schema))
         conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         host = parts.hostname or query.get("host", "localhost")
         where = f"{host}:{parts.port or query.get('port', 5432)}"
@@ -123,12 +127,20 @@ def _from_dsn(fields: dict[str, str], timeout: str, schema: str, product: str) -
         kv = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn))
         values = {k: v.strip("'") for k, v in kv.items()}
         conninfo = dsn if "connect_timeout" in values else f"{dsn} connect_timeout={timeout}"
+        if schema != "public" and "options" not in values:
+            conninfo += f" options={_quote(_search_path(schema))}"
         where = f"{values.get('host', 'localhost')}:{values.get('port', '5432')}"
         user = values.get("user", "")
         database = values.get("dbname", user)
         secrets = (dsn, values.get("password", ""))
     secrets += (fields.get("password", ""),)
     return Server(conninfo, where, user, database, schema, product, secrets)
+
+
+def _search_path(schema: str) -> str:
+    """libpq `options` putting `schema` first on the search path, so queries find its tables."""
+    ident = quote_ident(schema).replace("\\", "\\\\").replace(" ", "\\ ")
+    return f"-csearch_path={ident},public"
 
 
 def _quote(value: str) -> str:

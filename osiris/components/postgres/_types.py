@@ -44,7 +44,9 @@ _TAGGED_TEXT = {"json": "json", "jsonb": "json", "numeric": "numeric"}
 CATALOG_SQL = """
 SELECT a.attname, t.typname, a.atttypmod, a.attnotnull, format_type(a.atttypid, a.atttypmod),
        COALESCE(e.typname, ''),
-       COALESCE(array_position(i.indkey::int2[], a.attnum), 0)
+       -- int2vector subscripts start at 0; 0 here means "not in the primary key"
+       COALESCE(array_position(i.indkey::int2[], a.attnum)
+                - array_lower(i.indkey::int2[], 1) + 1, 0)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -83,13 +85,14 @@ def column(
     meta: dict[bytes, bytes] = {}
     quoted = quote_ident(name)
     select = quoted
+    decimal = _decimal(typmod) if typname == "numeric" else None
     arrow_type: pa.DataType
     if typname in _SCALARS:
         arrow_type = getattr(pa, _SCALARS[typname])()
         if typname in ("varchar", "bpchar") and typmod > 4:
             meta[MAX_LENGTH] = str(typmod - 4).encode()
-    elif typname == "numeric" and _decimal(typmod) is not None:
-        arrow_type = _decimal(typmod) or pa.string()
+    elif decimal is not None:
+        arrow_type = decimal
     elif typname in _TAGGED_TEXT:
         arrow_type = pa.string()
         meta[OSIRIS_TYPE] = _TAGGED_TEXT[typname].encode()

@@ -76,6 +76,9 @@ def _table_select(
                 f"columns are {', '.join(by_name)}",
             )
         columns = [by_name[w] for w in wanted]
+    for c in columns:
+        if c.unsupported:
+            raise StepError("type.unsupported", c.unsupported)
     exprs = [_select_item(c) for c in columns]
     sql = f"SELECT {', '.join(exprs)} FROM {quote_ident(database)}.{quote_ident(name)}"
     sql += _incremental(conn, cfg, where=cfg.get("where"))

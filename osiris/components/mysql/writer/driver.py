@@ -11,6 +11,7 @@ upsert   loads a temporary table, then INSERT ... SELECT ... ON DUPLICATE KEY UP
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,15 @@ class _Target:
             cur.execute(sql, args)
             return list(cur.fetchall())
 
+    def undo(self, *statements: str) -> None:
+        """Roll back and clean up after a failure, without hiding that failure."""
+        import pymysql
+
+        with contextlib.suppress(pymysql.MySQLError, OSError):
+            self.conn.rollback()
+            for sql in statements:
+                self.execute(sql)
+
 
 def run(ctx: StepContext) -> None:
     import pymysql
@@ -84,7 +94,15 @@ def run(ctx: StepContext) -> None:
                 (target.database, target.name),
             )
         ]
-        _check_columns(target, schema, existing, create=cfg.get("create_if_missing", True))
+        if not existing and not cfg.get("create_if_missing", True):
+            raise StepError(
+                "table.not_found",
+                f"table '{target.database}.{target.name}' does not exist on MySQL at "
+                f"{srv.where}; create it or set `create_if_missing: true`",
+            )
+        if existing and mode != "replace":
+            # replace builds a new table from the input's schema; the others write into this one
+            _check_columns(target, schema, existing)
         if mode == "append":
             _append(target, reader, pk, exists=bool(existing))
         elif mode == "replace":
@@ -97,17 +115,7 @@ def run(ctx: StepContext) -> None:
         conn.close()
 
 
-def _check_columns(
-    target: _Target, schema: pa.Schema, existing: list[str], *, create: bool
-) -> None:
-    if not existing:
-        if not create:
-            raise StepError(
-                "table.not_found",
-                f"table '{target.database}.{target.name}' does not exist on MySQL at "
-                f"{target.srv.where}; create it or set `create_if_missing: true`",
-            )
-        return
+def _check_columns(target: _Target, schema: pa.Schema, existing: list[str]) -> None:
     extra = [n for n in schema.names if n not in existing]
     if extra:
         raise StepError(
@@ -133,9 +141,7 @@ def _append(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exi
         _load(target, target.sql, reader)
         target.conn.commit()
     except BaseException:
-        target.conn.rollback()
-        if not exists:
-            target.execute(f"DROP TABLE IF EXISTS {target.sql}")
+        target.undo(*_dropped_if_new(target, exists))
         raise
 
 
@@ -152,8 +158,7 @@ def _replace(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, ex
         else:
             target.execute(f"RENAME TABLE {stage} TO {target.sql}")
     except BaseException:
-        target.conn.rollback()
-        target.execute(f"DROP TABLE IF EXISTS {stage}")
+        target.undo(f"DROP TABLE IF EXISTS {stage}")
         raise
     if exists:
         target.execute(f"DROP TABLE {old}")
@@ -181,10 +186,14 @@ def _upsert(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exi
         )
         target.conn.commit()
     except BaseException:
-        target.conn.rollback()
+        target.undo(f"DROP TEMPORARY TABLE IF EXISTS {tmp}", *_dropped_if_new(target, exists))
         raise
-    finally:
-        target.execute(f"DROP TEMPORARY TABLE IF EXISTS {tmp}")
+    target.execute(f"DROP TEMPORARY TABLE {tmp}")
+
+
+def _dropped_if_new(target: _Target, exists: bool) -> list[str]:
+    """A failed run leaves no table it created (its DDL was committed implicitly)."""
+    return [] if exists else [f"DROP TABLE IF EXISTS {target.sql}"]
 
 
 def _require_unique_key(target: _Target, pk: list[str]) -> None:

@@ -121,7 +121,11 @@ def _filters(cfg: dict[str, Any], where: str | None) -> str:
 
 
 class _Stream:
-    """The batches of one query; closes the cursor and connection when done, failed or dropped."""
+    """The batches of one query; closes the cursor and connection when done, failed or dropped.
+
+    The batch generator must not refer back to this object: in a reference cycle the garbage
+    collector may finalize ADBC's cursor before `__del__` here closes it in order.
+    """
 
     def __init__(
         self,
@@ -135,10 +139,8 @@ class _Stream:
         srv: Server,
     ) -> None:
         self._conn, self._cur, self._raw = conn, cur, raw
-        self._columns, self._schema = columns, schema
-        self._batch_size, self._srv = batch_size, srv
         self._closed = False
-        self._batches = self._generate()
+        self._batches = _batches(raw, columns, schema, batch_size, srv)
 
     def __iter__(self) -> _Stream:
         return self
@@ -150,23 +152,6 @@ class _Stream:
             self.close()
             raise
 
-    def _generate(self) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
-        while True:
-            try:
-                batch = self._raw.read_next_batch()
-            except StopIteration:
-                return
-            except Exception as exc:  # the server failed mid-stream (pyarrow raises OSError)
-                raise translate(exc, self._srv) from None
-            for start in range(0, batch.num_rows, self._batch_size):
-                part = batch.slice(start, self._batch_size)
-                arrays = [
-                    c.convert(col) for c, col in zip(self._columns, part.columns, strict=True)
-                ]
-                yield pa.RecordBatch.from_arrays(arrays, schema=self._schema)
-
     def close(self) -> None:
         if self._closed:
             return
@@ -177,3 +162,21 @@ class _Stream:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _batches(
+    raw: pa.RecordBatchReader, columns: list[Column], schema: pa.Schema, size: int, srv: Server
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    while True:
+        try:
+            batch = raw.read_next_batch()
+        except StopIteration:
+            return
+        except Exception as exc:  # the server failed mid-stream (pyarrow raises OSError)
+            raise translate(exc, srv) from None
+        for start in range(0, batch.num_rows, size):
+            part = batch.slice(start, size)
+            arrays = [c.convert(col) for c, col in zip(columns, part.columns, strict=True)]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)

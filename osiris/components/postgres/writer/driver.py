@@ -10,6 +10,7 @@ upsert   binary COPY into a temporary table, then INSERT ... ON CONFLICT (primar
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,15 @@ def run(ctx: StepContext) -> None:
         cur = conn.cursor()
         try:
             existing = target_columns(cur, target.schema, target.name)
-            _check_columns(target, reader.schema, existing, cfg.get("create_if_missing", True))
+            if not existing and not cfg.get("create_if_missing", True):
+                raise StepError(
+                    "table.not_found",
+                    f"table '{target.label}' does not exist on {srv.product} at {srv.where}; "
+                    "create it or set `create_if_missing: true`",
+                )
+            if existing and mode != "replace":
+                # replace builds a new table from the input's schema; the others write into it
+                _check_columns(target, reader.schema, existing)
             if mode == "append":
                 _append(cur, target, reader, pk, existing)
             elif mode == "replace":
@@ -62,7 +71,9 @@ def run(ctx: StepContext) -> None:
                 _upsert(cur, target, reader, pk, existing)
             conn.commit()
         except BaseException:
-            conn.rollback()
+            # a broken connection cannot roll back; the server does it when the connection ends
+            with contextlib.suppress(adbc_driver_manager.Error):
+                conn.rollback()
             raise
         finally:
             cur.close()
@@ -86,17 +97,7 @@ def _primary_key(cfg: dict[str, Any], schema: pa.Schema, mode: str) -> list[str]
     return pk or [c for c in key_columns(schema) if c in schema.names]
 
 
-def _check_columns(
-    target: _Target, schema: pa.Schema, existing: dict[str, TargetColumn], create: bool
-) -> None:
-    if not existing:
-        if not create:
-            raise StepError(
-                "table.not_found",
-                f"table '{target.label}' does not exist on {target.srv.product} at "
-                f"{target.srv.where}; create it or set `create_if_missing: true`",
-            )
-        return
+def _check_columns(target: _Target, schema: pa.Schema, existing: dict[str, TargetColumn]) -> None:
     extra = [n for n in schema.names if n not in existing]
     if extra:
         raise StepError(

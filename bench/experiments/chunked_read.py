@@ -1,0 +1,82 @@
+"""Experiment: bound connectorx's read-ahead by reading the source in primary-key ranges.
+
+connectorx's arrow_stream hands batches over an unbounded channel (std::sync::mpsc::channel in
+connectorx/src/destinations/arrowstream), so when the sink is slower than MySQL the whole rest of
+the table piles up in memory. Reading `WHERE id >= lo AND id < hi` ranges of about --chunk rows,
+with at most two ranges in flight (the next one starts when the current one is handed to the
+sink), caps what can pile up at about two chunks, whatever the table size.
+
+    chunked_read.py --my URL --pg URL --source events_5m --target events_baseline \
+                    [--chunk 250000] [--batch 100000] [--sink adbc|none]
+
+Writes into an existing typed table (run.py's TYPED_DDL), like peers/baseline.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+
+import connectorx as cx
+import pyarrow as pa
+
+COLUMNS = "id, user_id, event_type, url, amount, score, created_at, event_date, is_active, payload, attrs"
+SCHEMA = pa.schema([
+    ("id", pa.int64()), ("user_id", pa.int32()), ("event_type", pa.string()),
+    ("url", pa.string()), ("amount", pa.decimal128(12, 2)), ("score", pa.float64()),
+    ("created_at", pa.timestamp("us")), ("event_date", pa.date32()), ("is_active", pa.bool_()),
+    ("payload", pa.string()), ("attrs", pa.string()),
+])  # fmt: skip
+
+
+def ranges(my: str, source: str, chunk: int) -> list[tuple[int, int]]:
+    stats = cx.read_sql(my, f"SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM {source}",
+                        return_type="arrow").to_pylist()[0]  # fmt: skip
+    lo, hi, n = stats["lo"], stats["hi"], stats["n"]
+    if not n:
+        return []
+    span = max(1, (hi - lo + 1) * chunk // n)
+    return [(a, min(a + span, hi + 1)) for a in range(lo, hi + 1, span)]
+
+
+def batches(my: str, source: str, chunk: int, batch: int) -> Iterator[pa.RecordBatch]:
+    def start(r: tuple[int, int]) -> pa.RecordBatchReader:
+        sql = f"SELECT {COLUMNS} FROM {source} WHERE id >= {r[0]} AND id < {r[1]}"
+        return cx.read_sql(my, sql, return_type="arrow_stream", batch_size=batch, protocol="binary")
+
+    todo = ranges(my, source, chunk)
+    current = start(todo.pop(0)) if todo else None
+    while current is not None:
+        upcoming = start(todo.pop(0)) if todo else None  # at most two ranges in flight
+        for b in current:
+            if b.num_rows:
+                yield b.cast(SCHEMA)
+        current = upcoming
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--my", required=True)
+    ap.add_argument("--pg", required=True)
+    ap.add_argument("--source", default="events")
+    ap.add_argument("--target", default="events_baseline")
+    ap.add_argument("--chunk", type=int, default=250_000)
+    ap.add_argument("--batch", type=int, default=100_000)
+    ap.add_argument("--sink", default="adbc", choices=["adbc", "none"])
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    reader = pa.RecordBatchReader.from_batches(SCHEMA, batches(a.my, a.source, a.chunk, a.batch))
+    if a.sink == "none":
+        rows = sum(b.num_rows for b in reader)
+    else:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        with adbc.connect(a.pg) as conn, conn.cursor() as cur:
+            rows = cur.adbc_ingest(a.target, reader, mode="append")
+            conn.commit()
+    print(f"chunked: {rows} rows in {time.monotonic() - t0:.2f}s")
+
+
+if __name__ == "__main__":
+    main()

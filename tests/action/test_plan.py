@@ -1,0 +1,172 @@
+"""`command: plan-diff` in a real git checkout: the base version comes from `git show`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from osiris.action import main
+from tests.action.helpers import action_env, make_workspace, read_outputs, read_summary
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A repository whose `main` has quickstart.yaml, same.yaml and broken.yaml committed."""
+    workspace = make_workspace(tmp_path)
+    examples = workspace / "examples"
+    quickstart = (examples / "quickstart.yaml").read_text()
+    (examples / "same.yaml").write_text(quickstart)
+    (examples / "broken.yaml").write_text(quickstart.replace("mode: write", "mode: wrte", 1))
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "base")
+    # The change under review, left in the work tree like a PR's head checkout.
+    (examples / "quickstart.yaml").write_text(
+        quickstart.replace("default: 0", "default: 100").replace("revenue.csv", "revenue_v2.csv")
+    )
+    (examples / "broken.yaml").write_text(quickstart)
+    (examples / "new.yaml").write_text(quickstart)
+    return workspace
+
+
+def test_plan_diff(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = action_env(
+        checkout, {"pipeline": "examples/*.yaml", "command": "plan-diff", "base-ref": "main"}
+    )
+
+    assert main(env) == 0
+
+    assert capsys.readouterr().out == ""
+    outputs = read_outputs(env)
+    assert (outputs["status"], outputs["exit-code"], outputs["session-id"]) == ("changed", "0", "")
+    summary = read_summary(env)
+    sections = summary.split("\n### ")
+    assert sections[0] == "## ✏️ changed — osiris plan-diff\n"
+    assert sections[1:] == [
+        "✏️ changed — `examples/broken.yaml`\n\n"
+        "- The version at main does not compile (1 problem); the whole plan is shown as new.\n\n"
+        "No plan at `main` to compare with: all 5 steps are new.\n\n"
+        "**Write targets**\n\n| Step | Before | After |\n|---|---|---|\n"
+        "| `write_csv` | — | files → revenue.csv (default mode) |\n"
+        "| `write_parquet` | — | files → revenue.parquet (default mode) |\n\n"
+        "**Steps**\n\n"
+        "- 🆕 `orders` (`filesystem.csv_extractor`, extract) added\n"
+        "- 🆕 `customers` (`filesystem.csv_extractor`, extract) added\n"
+        "- 🆕 `revenue` (`duckdb.processor`, transform) added\n"
+        "- 🆕 `write_csv` (`filesystem.csv_writer`, write) added\n"
+        "- 🆕 `write_parquet` (`filesystem.parquet_writer`, write) added\n",
+        "✏️ changed — `examples/new.yaml`\n\n"
+        "No plan at `main` to compare with: all 5 steps are new.\n\n"
+        "**Write targets**\n\n| Step | Before | After |\n|---|---|---|\n"
+        "| `write_csv` | — | files → revenue.csv (default mode) |\n"
+        "| `write_parquet` | — | files → revenue.parquet (default mode) |\n\n"
+        "**Steps**\n\n"
+        "- 🆕 `orders` (`filesystem.csv_extractor`, extract) added\n"
+        "- 🆕 `customers` (`filesystem.csv_extractor`, extract) added\n"
+        "- 🆕 `revenue` (`duckdb.processor`, transform) added\n"
+        "- 🆕 `write_csv` (`filesystem.csv_writer`, write) added\n"
+        "- 🆕 `write_parquet` (`filesystem.parquet_writer`, write) added\n",
+        "✏️ changed — `examples/quickstart.yaml`\n\n"
+        "Compared with `main`: 2 steps changed, 1 write target changed.\n\n"
+        "**Write targets**\n\n| Step | Before | After |\n|---|---|---|\n"
+        "| `write_csv` | files → revenue.csv (default mode) "
+        "| files → revenue_v2.csv (default mode) |\n\n"
+        "**Steps**\n\n"
+        "- ✏️ `revenue` (`duckdb.processor`, transform) changed\n"
+        "  - `config.query`:\n\n"
+        "    ```diff\n"
+        "    @@ -6,4 +6,4 @@\n"
+        "     where o.status = 'paid'\n"
+        "     group by all\n"
+        "    -having sum(o.amount) >= 0\n"
+        "    +having sum(o.amount) >= 100\n"
+        "     order by revenue desc, customer_id\n"
+        "    ```\n\n"
+        "- ✏️ `write_csv` (`filesystem.csv_writer`, write) changed\n"
+        "  - `config.path`: `revenue.csv` → `revenue_v2.csv`\n"
+        '  - `outputs`: `["revenue.csv"]` → `["revenue_v2.csv"]`\n\n'
+        "**Parameters**\n\n- `min_revenue`: `0` → `100`\n",
+        "✅ unchanged — `examples/same.yaml`\n\n"
+        "No change to the compiled plan compared with `main`.\n",
+    ]
+
+
+def test_an_invalid_head_is_annotated(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = checkout / "examples" / "quickstart.yaml"
+    bad.write_text(bad.read_text().replace("mode: transform", "mode: transfrom"))
+    env = action_env(
+        checkout,
+        {"pipeline": "examples/quickstart.yaml", "command": "plan-diff", "base-ref": "HEAD"},
+    )
+
+    assert main(env) == 2
+
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(
+        "::error title=Invalid pipeline,file=examples/quickstart.yaml,col=11,line=27::step "
+        "'revenue' → mode: "
+    )
+    assert read_outputs(env)["status"] == "invalid"
+    assert "- This version does not compile, so there is no plan to compare.\n" in read_summary(env)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"GITHUB_BASE_REF": "main"},
+            "the base ref 'origin/main' is not in this checkout%0A  hint: check out with "
+            "`fetch-depth: 0` (actions/checkout), or fetch the base first",
+        ),
+        (
+            {},
+            "plan-diff needs a base to compare with%0A  hint: set the base-ref input, or run on "
+            "a pull_request event (GITHUB_BASE_REF)",
+        ),
+    ],
+)
+def test_base_problems(
+    checkout: Path, capsys: pytest.CaptureFixture[str], extra: dict[str, str], message: str
+) -> None:
+    env = action_env(
+        checkout, {"pipeline": "examples/quickstart.yaml", "command": "plan-diff"}, **extra
+    )
+    assert main(env) == 2
+    assert capsys.readouterr().out.splitlines() == [f"::error title=osiris plan-diff::{message}"]
+
+
+def test_not_a_checkout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace = make_workspace(tmp_path)
+    env = action_env(
+        workspace,
+        {"pipeline": "examples/quickstart.yaml", "command": "plan-diff", "base-ref": "main"},
+    )
+    assert main(env) == 2
+    assert capsys.readouterr().out.startswith(
+        f"::error title=osiris plan-diff::plan-diff needs a git checkout, and {workspace} is not "
+        "in one"
+    )
+
+
+def test_without_git(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = action_env(
+        checkout,
+        {"pipeline": "examples/quickstart.yaml", "command": "plan-diff", "base-ref": "main"},
+        PATH=str(checkout / "no-such-bin"),
+    )
+    assert main(env) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        "::error title=osiris plan-diff::plan-diff needs git, and it is not installed here%0A"
+        "  hint: use the action's image, which has git, or install git"
+    ]
