@@ -15,7 +15,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-MY_ARGS = ["-h127.0.0.1", "-P3306", "-ubench", "-pbench", "--default-character-set=utf8mb4"]
+MY_ARGS = ["-h127.0.0.1", "-P3306", "-ubench", "-pbench-secret", "--default-character-set=utf8mb4"]
 PG_ARGS = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "bench"]
 ENV = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PGAPPNAME": "osiris-bench-check"}
 

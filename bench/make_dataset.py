@@ -11,7 +11,7 @@ compare with those anchors. Eleven columns: BIGINT PK, INT, VARCHAR(64), VARCHAR
 NULL, DECIMAL(12,2), DOUBLE, DATETIME, DATE, TINYINT(1), TEXT (~100 chars, ~1% with tab/newline/
 backslash/quote, ~2% non-ASCII incl. 4-byte emoji) and JSON (~10% NULL).
 
-Setup it also does (idempotent): MariaDB database `bench` and user `bench`/`bench` (@'%',
+Setup it also does (idempotent): MariaDB database `bench` and user `bench`/`bench-secret` (@'%',
 @'localhost', @'127.0.0.1'), PostgreSQL database `bench`. Admin logins: MariaDB root over TCP
 without password, Postgres user postgres (trust), overridable with --my-admin / --pg-admin.
 """
@@ -43,6 +43,7 @@ SPECIAL_BITS = ["tab\there", "new\nline", "back\\slash", 'quote"d', "it's"]
 EPOCH = dt.datetime(2020, 1, 1)
 FIVE_YEARS_S = 5 * 365 * 86400
 NULL = "\\N"
+BENCH_PASSWORD = "bench-secret"  # the MariaDB user the benchmark tools log in as: bench
 
 DDL = """
 CREATE TABLE {table} (
@@ -176,7 +177,8 @@ def main() -> None:
 
     client = [a.client, "--local-infile=1", "--default-character-set=utf8mb4", *a.my_admin.split()]
     users = "".join(
-        f"CREATE USER IF NOT EXISTS 'bench'@'{host}' IDENTIFIED BY 'bench';"
+        f"CREATE USER IF NOT EXISTS 'bench'@'{host}';"
+        f"ALTER USER 'bench'@'{host}' IDENTIFIED BY '{BENCH_PASSWORD}';"
         f"GRANT ALL PRIVILEGES ON *.* TO 'bench'@'{host}';"
         for host in ("%", "localhost", "127.0.0.1")
     )

@@ -30,6 +30,11 @@ def summarize(records: list[dict[str, Any]], tool: Tool) -> dict[str, Any] | Non
     wall = statistics.median(walls)
     rows = good[0]["rows_expected"]
     cpu = [(r["user_cpu_s"] or 0) + (r["sys_cpu_s"] or 0) for r in good]
+    db = [r.get("db_cpu_s") for r in good]
+    other = [
+        r["machine_busy_s"] - c - r["db_cpu_s"] if "machine_busy_s" in r else None
+        for r, c in zip(good, cpu, strict=True)
+    ]
     mismatches = sorted({m for r in good for m in (r["checksum_mismatch"] or [])})
     return {
         "ok": f"{len(good)}/{len(runs)}",
@@ -42,6 +47,8 @@ def summarize(records: list[dict[str, Any]], tool: Tool) -> dict[str, Any] | Non
         "tree_rss": _median([r["tree_rss_mb"] for r in good]),
         "tree_rss_max": max(r["tree_rss_mb"] for r in good),
         "cpu": statistics.median(cpu),
+        "db_cpu": _median(db),
+        "other_cpu": _median(other),
         "content": "exact" if not mismatches else "differs: " + ", ".join(mismatches),
     }
 
@@ -63,19 +70,21 @@ def render(
         f"per tool, round-robin (started {header['stamp']})",
         "",
         "| tool | ok | rows | rows/s (median) | wall s median (min-max) | max RSS MB (largest "
-        "process) | tree RSS MB (sum) | CPU s | content | osiris rows/s ÷ tool |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "process) | tree RSS MB (sum) | tool CPU s | DB servers CPU s | other load CPU s | "
+        "content | osiris rows/s ÷ tool |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in tools:
         s = stats[t.name]
         if s is None:
-            lines.append(f"| {t.title} | 0 | | | | | | | failed | |")
+            lines.append(f"| {t.title} | 0 | | | | | | | | | failed | |")
             continue
         ratio = f"{base['rows_per_s'] / s['rows_per_s']:.2f}x" if base else "n/a"
         lines.append(
             f"| {t.title} | {s['ok']} | {s['rows']:,} | {s['rows_per_s']:,.0f} | "
             f"{s['wall']:.2f} ({s['wall_min']:.2f}-{s['wall_max']:.2f}) | {_fmt(s['max_rss'])} | "
-            f"{_fmt(s['tree_rss'])} | {s['cpu']:.1f} | {s['content']} | {ratio} |"
+            f"{_fmt(s['tree_rss'])} | {s['cpu']:.1f} | {_fmt(s['db_cpu'], 1)} | "
+            f"{_fmt(s['other_cpu'], 1)} | {s['content']} | {ratio} |"
         )
     lines += ["", *_targets(stats, header), "", *_types(records, tools, source)]
     return "\n".join(lines) + "\n"

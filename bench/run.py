@@ -18,6 +18,7 @@ Only the standard library is needed here; the servers are reached with the maria
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -84,9 +85,9 @@ def machine_facts() -> dict[str, object]:
         "postgres": checks.psql("SHOW server_version")[0][0],
         "pg_settings": dict(
             checks.psql(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', "
-                "'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size', 'work_mem', "
-                "'maintenance_work_mem', 'full_page_writes') ORDER BY name"
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size', "
+                "'work_mem', 'maintenance_work_mem', 'full_page_writes') ORDER BY name"
             )
         ),
         "innodb_buffer_pool_mb": int(checks.mysql("SELECT @@innodb_buffer_pool_size")[0][0]) >> 20,
@@ -95,6 +96,14 @@ def machine_facts() -> dict[str, object]:
         "connectorx_adbc_pyarrow": _out([VENV_PY, "-c", _VERSIONS]),
         "dlt": _out([VENV_DLT, "-c", "import dlt; print(dlt.__version__)"]),
         "sling": _out([SLING, "--version"]),
+        "git_head": _out(["git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD"]),
+        # The drivers under test change while the project is developed: pin what was measured.
+        "driver_sha256": {
+            str(p.relative_to(BENCH.parent)): hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+            for family in ("mysql", "postgres", "duckdb")
+            for p in sorted((BENCH.parent / "osiris" / "components" / family).rglob("*.py"))
+            if p.stat().st_size
+        },
     }
 
 
@@ -135,6 +144,8 @@ def one_run(
         "tree_rss_mb": m.tree_rss_mb,
         "user_cpu_s": m.user_cpu_s,
         "sys_cpu_s": m.sys_cpu_s,
+        "db_cpu_s": m.db_cpu_s,
+        "machine_busy_s": m.machine_busy_s,
         "rows_expected": want,
         "rows": count,
         "ok": m.rc == 0 and count == want,

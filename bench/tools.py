@@ -14,7 +14,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-MY_URL = "mysql://bench:bench@127.0.0.1:3306/bench"
+MY_URL = "mysql://bench:bench-secret@127.0.0.1:3306/bench"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 
 
@@ -101,7 +101,7 @@ def all_tools(source: str, logs_dir: Path, osiris_params: list[str]) -> dict[str
 
     select = f"SELECT {COLUMNS} FROM bench.{source}"
     mariadb = (
-        "mariadb -h127.0.0.1 -P3306 -ubench -pbench --quick --batch --skip-column-names "
+        "mariadb -h127.0.0.1 -P3306 -ubench -pbench-secret --quick --batch --skip-column-names "
         "--default-character-set=utf8mb4"
     )
     psql = "psql -h 127.0.0.1 -U postgres -d bench -X -q -v ON_ERROR_STOP=1"

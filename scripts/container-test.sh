@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the project's Dockerfile with podman and run the image for real: as a user runs it
-# (`run quickstart.yaml` in a mounted directory, as root and as another user) and as GitHub runs
-# a container action (GITHUB_ACTIONS=true, /github/workspace, /github/file_commands, INPUT_*).
+# (`run quickstart.yaml` in a mounted directory, as root and as another user), stopped with
+# `podman stop`, and as GitHub runs a container action (GITHUB_ACTIONS=true, /github/workspace,
+# /github/file_commands, INPUT_*). docs/container.md describes it.
 #
 #   bash scripts/container-test.sh [OUTDIR]
 #
@@ -156,16 +157,17 @@ t=$SECONDS
 # keep one image chain in the store instead of one per change.
 builder=$IMAGE-builder
 old=$(podman image inspect --format '{{.Id}}' "$IMAGE" "$builder" 2>/dev/null || true)
-{ podman build --layers -f Dockerfile -t "$IMAGE" "${build_args[@]}" "$ROOT" \
-  && podman build --layers -f Dockerfile --target builder -t "$builder" "${build_args[@]}" "$ROOT"
-} >"$OUT/build.log" 2>&1 \
+podman build --layers -f Dockerfile -t "$IMAGE" "${build_args[@]}" "$ROOT" >"$OUT/build.log" 2>&1 \
   || { tail -n 40 "$OUT/build.log" >&2; fail "podman build failed (the last 40 lines are above)"; }
+cached=$(grep -c -- '--> Using cache' "$OUT/build.log" || true)
+podman build --layers -f Dockerfile --target builder -t "$builder" "${build_args[@]}" "$ROOT" \
+    >>"$OUT/build.log" 2>&1 \
+  || { tail -n 40 "$OUT/build.log" >&2; fail "podman build --target builder failed"; }
 new=$(podman image inspect --format '{{.Id}}' "$IMAGE" "$builder")
 for id in $old; do
   grep -qx "$id" <<<"$new" || podman rmi "$id" >/dev/null 2>&1 || true
 done
-grep -c -- '--> Using cache' "$OUT/build.log" >"$WORK/cached" || true
-say "image built in $(took $t) ($(cat "$WORK/cached") cached steps)"
+say "image built in $(took $t) ($cached steps from the cache)"
 podman image inspect "$IMAGE" >"$OUT/image.json"
 
 # --- runs; --network none: the pipelines read and write files only. A failed run is reported
