@@ -34,6 +34,12 @@ COPY osiris ./osiris
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /dist .
 
 FROM ${BASE_IMAGE}
+# git: the action's plan-diff compiles the base version of a pipeline from `git show`.
+# Unpinned on purpose: the version is whatever the base image's Debian release ships.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
 ENV PATH="/opt/osiris/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -9,14 +9,31 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
-from osiris.components import get_registry
-from osiris.components.api import StepContext
+# the driver-calling helpers live in step_helpers; the DB tests reach them through here
+from testing.step_helpers import ArrowInput, run_step, step_context
+
+__all__ = [
+    "ArrowInput",
+    "closed_port",
+    "InjectedFailure",
+    "failing_after",
+    "mysql_database",
+    "mysql_execute",
+    "mysql_query",
+    "mysql_user",
+    "postgres_database",
+    "postgres_execute",
+    "postgres_query",
+    "run_step",
+    "silent_server",
+    "step_context",
+    "unique_name",
+]
 
 MYSQL: dict[str, Any] = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 POSTGRES: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -141,22 +158,6 @@ def silent_server() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
-class ArrowInput:
-    """An InputHandle over record batches, as the executor hands a writer its upstream step."""
-
-    def __init__(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch], step_id: str = "up"):
-        self.step_id = step_id
-        self.schema = schema
-        self.batches = batches
-
-    @classmethod
-    def of(cls, table: pa.Table, *, batch_rows: int = 1000) -> ArrowInput:
-        return cls(table.schema, table.to_batches(max_chunksize=batch_rows))
-
-    def open(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self.schema, iter(self.batches))
-
-
 class InjectedFailure(Exception):
     """Raised by `failing_after` in the middle of a stream."""
 
@@ -172,33 +173,3 @@ def failing_after(table: pa.Table, n_batches: int, *, batch_rows: int = 10) -> A
         raise InjectedFailure("injected failure at the end of the input")
 
     return ArrowInput(table.schema, batches())
-
-
-def step_context(
-    tmp_path: Path,
-    component: str,
-    config: dict[str, Any],
-    connection: dict[str, Any] | None,
-    *,
-    inputs: dict[str, Any] | None = None,
-    connect_timeout: float = 10.0,
-) -> StepContext:
-    scratch = tmp_path / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
-    return StepContext(
-        step_id="step",
-        component=component,
-        config={"connection": f"@{component.partition('.')[0]}.test", **config},
-        connection=connection,
-        inputs=inputs or {},
-        input_root=tmp_path,
-        output_root=tmp_path / "out",
-        scratch_dir=scratch,
-        connect_timeout=connect_timeout,
-    )
-
-
-def run_step(ctx: StepContext) -> pa.Table | None:
-    """Run the component's driver as the executor would (through the registry)."""
-    reader = get_registry().require(ctx.component).load_driver().run(ctx)
-    return None if reader is None else reader.read_all()

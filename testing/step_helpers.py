@@ -1,7 +1,8 @@
-"""Build real StepContexts for driver tests (the driver API, not a mock)."""
+"""Call a component driver the way the executor does: a real StepContext and InputHandles."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,36 +12,46 @@ from osiris.components import get_registry
 from osiris.components.api import StepContext
 
 
-class TableHandle:
-    """An InputHandle over an in-memory table (or any batches), readable more than once."""
+class ArrowInput:
+    """An InputHandle over record batches, as the executor hands a step its upstream output."""
 
-    def __init__(self, step_id: str, table: pa.Table, *, batch_rows: int | None = None) -> None:
+    def __init__(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch], step_id: str = "up"):
         self.step_id = step_id
-        self.table = table
-        self.batch_rows = batch_rows
+        self.schema = schema
+        self.batches = batches
+
+    @classmethod
+    def of(cls, table: pa.Table, *, batch_rows: int = 1000, step_id: str = "up") -> ArrowInput:
+        """A re-readable input over a table (each `open()` starts from the first batch)."""
+        return cls(table.schema, table.to_batches(max_chunksize=batch_rows), step_id)
 
     def open(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(
-            self.table.schema, self.table.to_batches(max_chunksize=self.batch_rows)
-        )
+        return pa.RecordBatchReader.from_batches(self.schema, iter(self.batches))
 
 
-def context(
+def step_context(
     tmp_path: Path,
-    step_id: str,
     component: str,
     config: dict[str, Any],
-    *,
-    inputs: dict[str, Any] | None = None,
     connection: dict[str, Any] | None = None,
+    *,
+    step_id: str = "step",
+    inputs: dict[str, Any] | None = None,
+    connect_timeout: float = 10.0,
     metrics: list[tuple[Any, ...]] | None = None,
     outputs: list[Path] | None = None,
 ) -> StepContext:
-    def metric(name, value, unit, **tags):
+    """Inputs are read relative to tmp_path, outputs go to tmp_path/out."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    if connection is not None:
+        config = {"connection": f"@{component.partition('.')[0]}.test", **config}
+
+    def metric(name: str, value: Any, unit: str, **tags: Any) -> None:
         if metrics is not None:
             metrics.append((name, value, unit, tags))
 
-    def declare(path):
+    def declare(path: Path) -> None:
         if outputs is not None:
             outputs.append(path)
 
@@ -50,15 +61,16 @@ def context(
         config=config,
         connection=connection,
         inputs=inputs or {},
-        input_root=tmp_path / "in",
+        input_root=tmp_path,
         output_root=tmp_path / "out",
-        scratch_dir=tmp_path / "scratch" / step_id,
-        connect_timeout=5.0,
+        scratch_dir=scratch,
+        connect_timeout=connect_timeout,
         metric=metric,
         declare_output=declare,
     )
 
 
-def run_driver(ctx: StepContext) -> pa.Table | None:
+def run_step(ctx: StepContext) -> pa.Table | None:
+    """Run the component's driver as the executor would (through the registry)."""
     reader = get_registry().require(ctx.component).load_driver().run(ctx)
     return None if reader is None else reader.read_all()

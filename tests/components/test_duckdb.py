@@ -4,16 +4,15 @@ import pyarrow as pa
 import pytest
 
 from osiris.components.api import StepError
-from testing.step_helpers import TableHandle, context, run_driver
+from testing.step_helpers import ArrowInput, run_step, step_context
 
 
 def test_fan_in_tables_by_step_id(tmp_path):
-    orders = TableHandle("orders", pa.table({"cid": [1, 1, 2], "amount": [10, 20, 5]}))
-    customers = TableHandle("customers", pa.table({"cid": [1, 2], "name": ["a", "b"]}))
-    out = run_driver(
-        context(
+    orders = ArrowInput.of(pa.table({"cid": [1, 1, 2], "amount": [10, 20, 5]}), step_id="orders")
+    customers = ArrowInput.of(pa.table({"cid": [1, 2], "name": ["a", "b"]}), step_id="customers")
+    out = run_step(
+        step_context(
             tmp_path,
-            "t",
             "duckdb.processor",
             {
                 "query": "select name, sum(amount) as total from orders join customers using (cid) "
@@ -26,11 +25,10 @@ def test_fan_in_tables_by_step_id(tmp_path):
 
 
 def test_single_input_is_also_named_input(tmp_path):
-    src = TableHandle("src", pa.table({"x": [1, 2, 3]}))
-    out = run_driver(
-        context(
+    src = ArrowInput.of(pa.table({"x": [1, 2, 3]}), step_id="src")
+    out = run_step(
+        step_context(
             tmp_path,
-            "t",
             "duckdb.processor",
             {"query": "select sum(x) as s from input"},
             inputs={"src": src},
@@ -42,17 +40,16 @@ def test_single_input_is_also_named_input(tmp_path):
 
 
 def test_sql_errors_have_codes_and_name_the_tables(tmp_path):
-    src = TableHandle("src", pa.table({"x": [1]}))
+    src = ArrowInput.of(pa.table({"x": [1]}), step_id="src")
     with pytest.raises(StepError) as err:
-        run_driver(
-            context(tmp_path, "t", "duckdb.processor", {"query": "selec 1"}, inputs={"src": src})
+        run_step(
+            step_context(tmp_path, "duckdb.processor", {"query": "selec 1"}, inputs={"src": src})
         )
     assert err.value.code == "sql.error"
     with pytest.raises(StepError) as err:
-        run_driver(
-            context(
+        run_step(
+            step_context(
                 tmp_path,
-                "t",
                 "duckdb.processor",
                 {"query": "select * from nope"},
                 inputs={"src": src},
@@ -74,11 +71,10 @@ def test_larger_than_memory_limit_spills(tmp_path):
         )
         for i in range(0, n, 500_000)
     ]
-    src = TableHandle("src", pa.Table.from_batches(batches))
-    out = run_driver(
-        context(
+    src = ArrowInput.of(pa.Table.from_batches(batches), step_id="src")
+    out = run_step(
+        step_context(
             tmp_path,
-            "t",
             "duckdb.processor",
             {
                 "query": "select count(*) as n, count(distinct v) as d "

@@ -8,11 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from osiris.components.api import StepError
-from testing.step_helpers import TableHandle, context, run_driver
+from testing.step_helpers import ArrowInput, run_step, step_context
 
 
 def write(tmp_path, rel, text):
-    path = tmp_path / "in" / rel
+    path = tmp_path / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -24,10 +24,9 @@ def test_csv_extractor_types_nulls_unicode(tmp_path):
         "d/x.csv",
         'id,amount,day,note\n1,12.50,2026-01-02,"tab\there"\n2,,2026-01-03,🦄 ünï\n',
     )
-    table = run_driver(
-        context(
+    table = run_step(
+        step_context(
             tmp_path,
-            "x",
             "filesystem.csv_extractor",
             {"path": "d/x.csv", "column_types": {"amount": "decimal128(12,2)", "day": "date32"}},
         )
@@ -47,8 +46,8 @@ def test_csv_extractor_types_nulls_unicode(tmp_path):
 def test_csv_extractor_streams_in_blocks(tmp_path):
     rows = "".join(f"{i},label {i}\n" for i in range(200_000))
     write(tmp_path, "big.csv", "id,label\n" + rows)
-    ctx = context(
-        tmp_path, "x", "filesystem.csv_extractor", {"path": "big.csv", "block_size_mb": 1}
+    ctx = step_context(
+        tmp_path, "filesystem.csv_extractor", {"path": "big.csv", "block_size_mb": 1}
     )
     from osiris.components.filesystem.csv_extractor.driver import run
 
@@ -59,15 +58,14 @@ def test_csv_extractor_streams_in_blocks(tmp_path):
 
 def test_csv_extractor_errors(tmp_path):
     with pytest.raises(StepError) as err:
-        run_driver(context(tmp_path, "x", "filesystem.csv_extractor", {"path": "missing.csv"}))
+        run_step(step_context(tmp_path, "filesystem.csv_extractor", {"path": "missing.csv"}))
     assert err.value.code == "file.not_found"
     assert "input file 'missing.csv' not found" in err.value.message
     write(tmp_path, "x.csv", "a\n1\n")
     with pytest.raises(StepError) as err:
-        run_driver(
-            context(
+        run_step(
+            step_context(
                 tmp_path,
-                "x",
                 "filesystem.csv_extractor",
                 {"path": "x.csv", "column_types": {"a": "complex128"}},
             )
@@ -86,21 +84,19 @@ def test_csv_and_parquet_writers_round_trip(tmp_path):
         }
     )
     outputs = []
-    handle = TableHandle("src", table, batch_rows=2)
-    run_driver(
-        context(
+    handle = ArrowInput.of(table, batch_rows=2, step_id="src")
+    run_step(
+        step_context(
             tmp_path,
-            "w1",
             "filesystem.parquet_writer",
             {"path": "o/t.parquet"},
             inputs={"src": handle},
             outputs=outputs,
         )
     )
-    run_driver(
-        context(
+    run_step(
+        step_context(
             tmp_path,
-            "w2",
             "filesystem.csv_writer",
             {"path": "o/t.csv"},
             inputs={"src": handle},
@@ -116,12 +112,10 @@ def test_csv_and_parquet_writers_round_trip(tmp_path):
         '3,3.30,"d""e"',
     ]
     # a round trip through the Parquet extractor keeps the exact types
-    (tmp_path / "in").mkdir()
-    (tmp_path / "out/o/t.parquet").rename(tmp_path / "in/t.parquet")
-    back = run_driver(
-        context(
+    (tmp_path / "out/o/t.parquet").rename(tmp_path / "t.parquet")
+    back = run_step(
+        step_context(
             tmp_path,
-            "r",
             "filesystem.parquet_extractor",
             {"path": "t.parquet", "columns": ["amount", "id"]},
         )
@@ -147,9 +141,9 @@ def test_writer_is_atomic_when_the_input_fails(tmp_path):
     target.parent.mkdir(parents=True)
     target.write_text("previous\n")
     with pytest.raises(StepError):
-        run_driver(
-            context(
-                tmp_path, "w", "filesystem.csv_writer", {"path": "t.csv"}, inputs={"src": Broken()}
+        run_step(
+            step_context(
+                tmp_path, "filesystem.csv_writer", {"path": "t.csv"}, inputs={"src": Broken()}
             )
         )
     assert target.read_text() == "previous\n"
@@ -157,12 +151,11 @@ def test_writer_is_atomic_when_the_input_fails(tmp_path):
 
 
 def test_writer_refuses_paths_outside_the_output_area(tmp_path):
-    handle = TableHandle("src", pa.table({"a": [1]}))
+    handle = ArrowInput.of(pa.table({"a": [1]}), step_id="src")
     with pytest.raises(StepError) as err:
-        run_driver(
-            context(
+        run_step(
+            step_context(
                 tmp_path,
-                "w",
                 "filesystem.csv_writer",
                 {"path": "a/../../x.csv"},
                 inputs={"src": handle},
