@@ -19,8 +19,8 @@ from testing.step_helpers import ArrowInput, run_step, step_context
 
 __all__ = [
     "ArrowInput",
-    "closed_port",
     "InjectedFailure",
+    "closed_port",
     "failing_after",
     "mysql_database",
     "mysql_execute",
