@@ -1,10 +1,15 @@
-"""The OML v0.1.0 pipeline as validated data."""
+"""The OML v0.1.0 pipeline as validated data (pydantic models).
+
+Validation itself happens in validate.py, against the YAML node tree, so that every problem
+carries its file position; these models hold the result and refuse anything that slipped by.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from osiris.pipeline.source import Document
 
@@ -18,8 +23,11 @@ STEP_ID_PATTERN = r"^[a-z_][a-z0-9_]*$"
 PARAM_NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
 
 
-@dataclass(frozen=True)
-class Param:
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Param(_Model):
     name: str
     type: ParamType
     default: ParamValue | None = None  # None: no default, the parameter must be bound
@@ -30,19 +38,17 @@ class Param:
         return f"OSIRIS_PARAM_{self.name.upper()}"
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(_Model):
     index: int  # position in the file's `steps` list
     id: str
     component: str
     mode: str
     config: dict[str, Any]
     needs: tuple[str, ...] = ()
-    extensions: dict[str, Any] = field(default_factory=dict)
+    extensions: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(_Model):
     """A loaded pipeline. `steps` are in file order, `order` is the topological order of ids."""
 
     path: Path
@@ -54,7 +60,7 @@ class Pipeline:
     steps: tuple[Step, ...]
     order: tuple[str, ...]
     extensions: dict[str, Any]
-    document: Document = field(repr=False, compare=False)
+    document: Document = Field(repr=False, exclude=True)
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)

@@ -205,7 +205,9 @@ def _params(doc: Document, data: Any) -> dict[str, Param]:
                     "fix the default, or remove it to make the parameter required",
                 )
                 continue
-        params[name] = Param(name, cast(ParamType, ptype), default, description)
+        params[name] = Param(
+            name=name, type=cast(ParamType, ptype), default=default, description=description
+        )
     return params
 
 
@@ -247,7 +249,15 @@ def _steps(doc: Document, data: Any) -> list[Step]:
         if ok and isinstance(step_id, str):
             extensions = {k: v for k, v in raw.items() if k.startswith("x-")}
             steps.append(
-                Step(index, step_id, raw["component"], raw["mode"], config, needs, extensions)
+                Step(
+                    index=index,
+                    id=step_id,
+                    component=raw["component"],
+                    mode=raw["mode"],
+                    config=config,
+                    needs=needs,
+                    extensions=extensions,
+                )
             )
     return steps
 

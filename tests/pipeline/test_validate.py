@@ -32,7 +32,7 @@ def test_loads_the_fixture_pipeline():
     assert pipeline.name == "orders-summary"
     assert pipeline.description == "Sum up large orders per customer."
     assert pipeline.params["min_amount"] == Param(
-        "min_amount", "number", 10, "Smallest order amount to count"
+        name="min_amount", type="number", default=10, description="Smallest order amount to count"
     )
     assert pipeline.params["day"].default is None
     assert pipeline.params["day"].env_var == "OSIRIS_PARAM_DAY"
