@@ -49,3 +49,30 @@ def start_memory_watchdog(memory_mb: int | None, emit: Callable[..., Any]) -> No
                 os._exit(137)
 
     threading.Thread(target=watch, name="osiris-memory-watchdog", daemon=True).start()
+
+
+class ParentWatch:
+    """End the executor's process group once the process that started it is gone.
+
+    A runner killed with SIGKILL cannot stop its executor; without this the executor (and what
+    it started) would go on writing to targets with nobody recording the session. Checked by a
+    thread, when writing progress fails, and when the executor ends.
+    """
+
+    def __init__(self) -> None:
+        self.parent = os.getppid()
+
+    def parent_gone(self) -> bool:
+        return os.getppid() != self.parent
+
+    def end_group_if_orphaned(self) -> None:
+        if self.parent_gone():
+            os.killpg(os.getpgid(0), 9)
+
+    def start(self) -> None:
+        def watch() -> None:
+            stop = threading.Event()
+            while not stop.wait(CHECK_SECONDS):
+                self.end_group_if_orphaned()
+
+        threading.Thread(target=watch, name="osiris-parent-watchdog", daemon=True).start()

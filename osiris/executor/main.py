@@ -11,14 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from osiris.errors import EXIT_USAGE, OsirisError
-from osiris.executor.limits import start_memory_watchdog
+from osiris.executor.limits import ParentWatch, start_memory_watchdog
 from osiris.executor.network import install_guard
 from osiris.executor.progress import encode
 
+_parent = ParentWatch()
+
 
 def _emit(kind: str, **fields: Any) -> None:
-    sys.stdout.write(encode(kind, **fields) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(encode(kind, **fields) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _parent.end_group_if_orphaned()
+        raise
 
 
 def _limit_cpus(cpu: float | None) -> None:
@@ -45,6 +51,7 @@ def exec_manifest(
         return EXIT_USAGE
     _limit_cpus(manifest["run"]["limits"].get("cpu"))
     start_memory_watchdog(manifest["run"]["limits"].get("memory_mb"), _emit)
+    _parent.start()
     network = manifest["run"]["network"]
     install_guard(network.get("allow", ["*"]))
     output_root = workdir / "outputs"
@@ -62,3 +69,5 @@ def exec_manifest(
         _emit("error", code="config.invalid", message=exc.message, exit_code=exc.exit_code)
         print(f"error: {exc.format()}", file=sys.stderr)
         return exc.exit_code
+    finally:
+        _parent.end_group_if_orphaned()

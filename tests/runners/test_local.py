@@ -76,3 +76,54 @@ def test_signal_to_osiris_run_interrupts_cleanly(tmp_path, sig):
     grandchild = int(next(x for x in stdout.splitlines() if "grandchild pid" in x).split()[-1])
     stat = Path(f"/proc/{grandchild}/stat")
     assert not stat.exists() or stat.read_text().split(") ")[1][0] == "Z"
+
+
+def test_sigkill_leaves_a_readable_interrupted_session_and_no_executor(tmp_path):
+    write_pipeline(tmp_path, SLEEPY)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "start  nap" in line:
+            break
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    session = next(p for p in (tmp_path / "logs").iterdir() if p.is_dir())
+    executor_pid = json.loads((session / "session.json").read_text())["executor_pid"]
+    stdout = (session / "artifacts" / "stdout.txt").read_text()
+    grandchild = int(next(x for x in stdout.splitlines() if "grandchild pid" in x).split()[-1])
+    # the executor notices its runner is gone and ends its whole process group
+    for pid in (executor_pid, grandchild):
+        stat = Path(f"/proc/{pid}/stat")
+        deadline = time.monotonic() + 10
+        while stat.exists() and time.monotonic() < deadline:
+            if stat.read_text().split(") ")[1][0] == "Z":
+                break
+            time.sleep(0.1)
+        assert not stat.exists() or stat.read_text().split(") ")[1][0] == "Z"
+
+    show = subprocess.run(
+        [sys.executable, "-m", "osiris", "logs", "show", session.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert show.returncode == 0, show.stderr
+    assert "interrupted" in show.stdout
+    bundle = subprocess.run(
+        [sys.executable, "-m", "osiris", "logs", "bundle", session.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bundle.returncode == 0, bundle.stderr
+    assert Path(tmp_path, bundle.stdout.strip()).is_file()
