@@ -53,6 +53,7 @@ Options:
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -66,15 +67,41 @@ from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OsirisErr
 log = logging.getLogger("osiris")
 
 
+def _usage_for(command: str) -> str:
+    """The usage lines (with continuations) of one command, from the docstring above."""
+    usage = __doc__.split("Usage:")[1].split("\n\n")[0].splitlines()
+    picked: list[str] = []
+    inside = False
+    for line in usage:
+        if line.lstrip().startswith("osiris"):
+            inside = line.split()[1:2] == [command]
+        if inside:
+            picked.append(line)
+    return "\n".join(picked)
+
+
 def _parse(argv: Sequence[str]) -> dict[str, Any]:
     from docopt import DocoptExit, docopt
 
     try:
         return docopt(__doc__, argv=list(argv), version=f"osiris {__version__}")
     except DocoptExit as exc:
-        raise UsageError(
-            str(exc).strip().splitlines()[0] or "invalid usage", hint="run `osiris --help`"
-        ) from exc
+        text = str(exc)
+        unknown = re.findall(r"Option\([^,]*, '([^']+)'", text)
+        command = argv[0] if argv and not argv[0].startswith("-") else ""
+        usage = _usage_for(command) if command else ""
+        if not argv:
+            message = "no command given"
+        elif unknown:
+            message = f"unknown option {', '.join(unknown)}"
+        elif text.startswith(("--", "-")) and "requires argument" in text.splitlines()[0]:
+            message = text.splitlines()[0]
+        elif usage:
+            message = f"invalid arguments for `osiris {command}`"
+        else:
+            message = f"unknown command '{argv[0]}'"
+        hint = f"usage:\n{usage}" if usage else "run `osiris --help` to see the commands"
+        raise UsageError(message, hint=hint) from exc
 
 
 def _cli_overrides(args: dict[str, Any]) -> dict[str, Any]:

@@ -37,11 +37,20 @@ def test_help_and_version(capsys):
     assert capsys.readouterr().out.strip() == f"osiris {__version__}"
 
 
-def test_bad_usage_is_exit_2(capsys):
+def test_bad_usage_is_exit_2_with_the_usage_that_applies(capsys):
     assert main(["frobnicate"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ")
-    assert "osiris --help" in err
+    assert capsys.readouterr().err == (
+        "error: unknown command 'frobnicate'\n  hint: run `osiris --help` to see the commands\n"
+    )
+    assert main([]) == 2
+    assert capsys.readouterr().err.startswith("error: no command given\n")
+    assert main(["run", "p.yaml", "--bogus"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[:3] == ["error: unknown option --bogus", "  hint: usage:", err[2]]
+    assert err[2].startswith("  osiris run <pipeline> [--executor=<name>]")
+    assert len(err) == 5  # the run usage (three lines), nothing about other commands
+    assert main(["compile", "p.yaml", "--out"]) == 2
+    assert capsys.readouterr().err.startswith("error: --out requires argument\n")
 
 
 def test_bad_param_syntax_is_exit_2(tmp_path, capsys):
