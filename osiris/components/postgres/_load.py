@@ -16,27 +16,14 @@ from typing import TYPE_CHECKING
 
 from osiris.components.api import StepError
 from osiris.components.postgres._conn import quote_ident
-from osiris.components.postgres._types import CATALOG_SQL
+from osiris.components.postgres._types import CATALOG_SQL, SCALARS
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from adbc_driver_manager.dbapi import Cursor
 
-_WIRE = {
-    "int2": "int16",
-    "int4": "int32",
-    "int8": "int64",
-    "float4": "float32",
-    "float8": "float64",
-    "bool": "bool_",
-    "text": "string",
-    "varchar": "string",
-    "bpchar": "string",
-    "name": "string",
-    "json": "string",
-    "bytea": "binary",
-    "date": "date32",
-}
+# the Arrow type each PostgreSQL type is sent as in binary COPY
+_WIRE = {**SCALARS, "json": "string"}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ PRIMARY_KEY = b"osiris.primary_key"
 OSIRIS_TYPE = b"osiris.type"
 MAX_LENGTH = b"osiris.max_length"
 
-_SCALARS = {
+SCALARS = {  # PostgreSQL type name -> the pyarrow type factory it reads as
     "int2": "int16",
     "int4": "int32",
     "int8": "int64",
@@ -87,8 +87,8 @@ def column(
     select = quoted
     decimal = _decimal(typmod) if typname == "numeric" else None
     arrow_type: pa.DataType
-    if typname in _SCALARS:
-        arrow_type = getattr(pa, _SCALARS[typname])()
+    if typname in SCALARS:
+        arrow_type = getattr(pa, SCALARS[typname])()
         if typname in ("varchar", "bpchar") and typmod > 4:
             meta[MAX_LENGTH] = str(typmod - 4).encode()
     elif decimal is not None:
@@ -102,8 +102,8 @@ def column(
         arrow_type = pa.time64("us")
     elif typname == "interval":
         arrow_type = pa.month_day_nano_interval()
-    elif element in _SCALARS and element != "bytea":
-        arrow_type = pa.list_(getattr(pa, _SCALARS[element])())
+    elif element in SCALARS and element != "bytea":
+        arrow_type = pa.list_(getattr(pa, SCALARS[element])())
     else:
         arrow_type = pa.string()
         meta[OSIRIS_TYPE] = (typname if typname == "uuid" else declared).encode()

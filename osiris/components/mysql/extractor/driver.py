@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import pick_columns
 from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
     Server,
@@ -65,17 +66,7 @@ def _table_select(
             f"table '{database}.{name}' does not exist on MySQL at {srv.where}; check `table` "
             "and the connection's database",
         )
-    wanted = cfg.get("columns")
-    if wanted:
-        by_name = {c.field.name: c for c in columns}
-        unknown = [w for w in wanted if w not in by_name]
-        if unknown:
-            raise StepError(
-                "sql.error",
-                f"table '{database}.{name}' has no column {', '.join(map(repr, unknown))}; its "
-                f"columns are {', '.join(by_name)}",
-            )
-        columns = [by_name[w] for w in wanted]
+    columns = pick_columns(columns, cfg.get("columns"), f"{database}.{name}")
     for c in columns:
         if c.unsupported:
             raise StepError("type.unsupported", c.unsupported)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import pick_columns
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import (
     Server,
@@ -70,17 +71,7 @@ def _table_select(
             f"table '{schema_name}.{name}' does not exist on {srv.product} at {srv.where}; "
             "check `table` and the connection's database and schema",
         )
-    wanted = cfg.get("columns")
-    if wanted:
-        by_name = {c.field.name: c for c in columns}
-        unknown = [w for w in wanted if w not in by_name]
-        if unknown:
-            raise StepError(
-                "sql.error",
-                f"table '{schema_name}.{name}' has no column {', '.join(map(repr, unknown))}; "
-                f"its columns are {', '.join(by_name)}",
-            )
-        columns = [by_name[w] for w in wanted]
+    columns = pick_columns(columns, cfg.get("columns"), f"{schema_name}.{name}")
     source = f"{quote_ident(schema_name)}.{quote_ident(name)}"
     sql = f"SELECT {_select_list(columns)} FROM {source}" + _filters(cfg, cfg.get("where"))
     return sql, columns, arrow_schema(columns, pk)
