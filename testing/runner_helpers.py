@@ -94,3 +94,28 @@ def osiris_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def start_run(
+    cwd: Path, until: str, *, env: dict[str, str] | None = None, pipeline: str = "pipeline.yaml"
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start a real `osiris run` and return once a stdout line contains `until`.
+
+    Returns the process (stdout still open, for the caller to drain) and the lines read so far.
+    """
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osiris", "run", pipeline],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if until in line:
+            break
+    return proc, seen

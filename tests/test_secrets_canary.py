@@ -8,10 +8,7 @@ canaries in plain text, URL-encoded and base64 forms.
 from __future__ import annotations
 
 import base64
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.parse
 import zipfile
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.runner_helpers import osiris_cli, write_pipeline
+from testing.runner_helpers import osiris_cli, start_run, write_pipeline
 
 PASSWORD = "Canary-Pw/4f9e+X@q"
 TOKEN = "canary-token-7c2d91ab"
@@ -139,21 +136,7 @@ def test_no_canary_escapes_when_interrupted(project):
 """
     )
     write_pipeline(project, text)
-    env = {**os.environ, **ENV, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if "start  nap" in line:
-            break
+    proc, seen = start_run(project, "start  nap", env=ENV)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=15)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from osiris.errors import UsageError
 from osiris.runners import get_runner
 from osiris.runners.local import LocalRunner
-from testing.runner_helpers import write_pipeline
+from testing.runner_helpers import start_run, write_pipeline
 
 SLEEPY = """
 oml_version: "0.1.0"
@@ -43,19 +42,7 @@ def test_registry_resolves_and_rejects():
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_to_osiris_run_interrupts_cleanly(tmp_path, sig):
     write_pipeline(tmp_path, SLEEPY)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "start  nap" in line:
-            break
+    proc, _ = start_run(tmp_path, "start  nap")
     time.sleep(1.0)  # let the executor start its grandchild
     sent = time.monotonic()
     proc.send_signal(sig)
@@ -80,21 +67,10 @@ def test_signal_to_osiris_run_interrupts_cleanly(tmp_path, sig):
 
 def test_sigkill_leaves_a_readable_interrupted_session_and_no_executor(tmp_path):
     write_pipeline(tmp_path, SLEEPY)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "osiris", "run", "pipeline.yaml"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "start  nap" in line:
-            break
+    proc, _ = start_run(tmp_path, "start  nap")
     time.sleep(1.0)
     proc.kill()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    proc.communicate(timeout=10)
     session = next(p for p in (tmp_path / "logs").iterdir() if p.is_dir())
     executor_pid = json.loads((session / "session.json").read_text())["executor_pid"]
     stdout = (session / "artifacts" / "stdout.txt").read_text()
