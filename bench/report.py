@@ -71,20 +71,25 @@ def render(
         "",
         "| tool | ok | rows | rows/s (median) | wall s median (min-max) | max RSS MB (largest "
         "process) | tree RSS MB (sum) | tool CPU s | DB servers CPU s | other load CPU s | "
-        "content | osiris rows/s ÷ tool |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "content | osiris rows/s ÷ tool | osiris RSS ÷ tool |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in tools:
         s = stats[t.name]
         if s is None:
-            lines.append(f"| {t.title} | 0 | | | | | | | | | failed | |")
+            lines.append(f"| {t.title} | 0 | | | | | | | | | failed | | |")
             continue
         ratio = f"{base['rows_per_s'] / s['rows_per_s']:.2f}x" if base else "n/a"
+        rss = (
+            f"{base['max_rss'] / s['max_rss']:.2f}x"
+            if base and base["max_rss"] and s["max_rss"]
+            else "n/a"
+        )
         lines.append(
             f"| {t.title} | {s['ok']} | {s['rows']:,} | {s['rows_per_s']:,.0f} | "
             f"{s['wall']:.2f} ({s['wall_min']:.2f}-{s['wall_max']:.2f}) | {_fmt(s['max_rss'])} | "
             f"{_fmt(s['tree_rss'])} | {s['cpu']:.1f} | {_fmt(s['db_cpu'], 1)} | "
-            f"{_fmt(s['other_cpu'], 1)} | {s['content']} | {ratio} |"
+            f"{_fmt(s['other_cpu'], 1)} | {s['content']} | {ratio} | {rss} |"
         )
     lines += ["", *_targets(stats, header), "", *_types(records, tools, source)]
     return "\n".join(lines) + "\n"

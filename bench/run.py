@@ -157,6 +157,27 @@ def one_run(
     return rec
 
 
+def rerender(path: Path) -> None:
+    """Write <results>.md again from a results file (its last invocation)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    header = [r for r in lines if r.get("kind") == "header"][-1]
+    records = [r for r in lines if r.get("kind") == "run" and r.get("stamp") == header["stamp"]]
+    types = [r for r in lines if r.get("kind") == "source_types"][-1]["types"]
+    source = [
+        checks.ColumnType(
+            name,
+            text.split(" NOT NULL")[0].removesuffix(" PK"),
+            "NOT NULL" in text,
+            text.endswith(" PK"),
+        )
+        for name, text in types.items()
+    ]
+    known = all_tools(header["source"].split(".", 1)[1], Path("/tmp"), [])
+    summary = report.render(header, records, [known[n] for n in header["tools"]], source)
+    path.with_suffix(".md").write_text(summary)
+    print(summary)
+
+
 def _line(rec: dict[str, Any]) -> str:
     status = "ok" if rec["ok"] else f"FAILED rc={rec['rc']} rows={rec['rows']}"
     content = "exact" if rec["checksum_mismatch"] == [] else rec["checksum_mismatch"]
@@ -176,6 +197,7 @@ def main() -> None:
     ap.add_argument("--table", help="source table in MariaDB database bench (default from --rows)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     ap.add_argument("--results", type=Path, help="JSONL file to append to")
+    ap.add_argument("--report", type=Path, help="only re-render the summary of a results file")
     ap.add_argument(
         "--osiris-param",
         action="append",
@@ -184,6 +206,9 @@ def main() -> None:
         help="extra --param for the osiris pipelines (e.g. batch_size=50000); repeatable",
     )
     a = ap.parse_args()
+    if a.report:
+        rerender(a.report)
+        return
 
     table = a.table or _table_for(a.rows)
     stamp = time.strftime("%Y%m%dT%H%M%S")
