@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Profile one `osiris run` of a benchmark pipeline with py-spy and summarize where time goes.
 
-    /tmp/ovenv/bin/python bench/profile_run.py mysql_to_postgres [--source-table T] [--out FILE]
-    /tmp/ovenv/bin/python bench/profile_run.py --summarize RAW_PY_SPY_FILE
+    .venv/bin/python bench/profile_run.py mysql_to_postgres [--source-table T] [--out FILE]
+    .venv/bin/python bench/profile_run.py --summarize RAW_PY_SPY_FILE
 
 py-spy (from bench/setup_peers.sh: /tmp/venv-prof) samples every thread of the CLI and of the
 executor child with native frames and idle time included (`--idle --native`), so a thread that

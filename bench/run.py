@@ -2,8 +2,8 @@
 """Benchmark osiris against its peers: MariaDB bench.events → PostgreSQL, in one invocation.
 
     bash bench/setup_peers.sh                       # peers' venvs under /tmp (once)
-    /tmp/ovenv/bin/python bench/run.py --rows 1000000
-    /tmp/ovenv/bin/python bench/run.py --rows 5000000 --runs 1 --tools osiris
+    .venv/bin/python bench/run.py --rows 1000000
+    .venv/bin/python bench/run.py --rows 5000000 --runs 1 --tools osiris
 
 Every tool runs --runs times, round-robin (run 1 of every tool, then run 2, ...) so that noise
 from anything else on the machine spreads over all tools. Before each run the target is dropped
@@ -32,7 +32,7 @@ from typing import Any
 import checks
 import report
 from measure import measure
-from tools import BENCH, OSIRIS, SLING, VENV_DLT, VENV_PY, Tool, all_tools
+from tools import BENCH, OSIRIS, ROOT, SLING, VENV_DLT, VENV_PY, Tool, all_tools
 
 DEFAULT_TOOLS = "osiris,osiris_duckdb,raw_pipe,baseline,sling,dlt,pandas"
 
@@ -150,7 +150,8 @@ def one_run(
         "rows": count,
         "ok": m.rc == 0 and count == want,
         "checksum_mismatch": mismatched,
-        "cmd": " ".join(tool.cmd),
+        # repo-relative, so recorded results name no machine's paths
+        "cmd": " ".join(tool.cmd).replace(f"{ROOT}/", ""),
     }
     if m.rc != 0:
         rec["output_tail"] = m.output_tail
