@@ -143,3 +143,16 @@ def test_no_canary_escapes_when_interrupted(project):
     proc.stdout.close()
     assert proc.returncode == 130
     assert_clean(everything(project, "".join(seen) + out, err))
+
+
+def test_short_secrets_are_masked_everywhere_with_a_warning(project):
+    write_pipeline(project, PIPELINE.replace("FAIL", "false"))
+    env = {**ENV, "TESTDB_PASSWORD": "pw123"}
+    proc = osiris_cli("run", "pipeline.yaml", cwd=project, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(
+        "warning: 1 secret value(s) shorter than 8 characters; osiris masks them wherever they "
+        "appear, which can hide names and paths too\n"
+    )
+    stdout_txt = next(project.glob("logs/*/artifacts/stdout.txt")).read_text()
+    assert "with password ***" in stdout_txt

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from osiris.session import Session
 
 
+SHORT_SECRET = 8
+
+
 def run(
     path: Path,
     *,
@@ -42,6 +45,14 @@ def run(
     env_names = sorted({*data["env"]["required"], *data["env"]["optional"], *data["env"]["secret"]})
     env = {n: os.environ[n] for n in env_names if n in os.environ}
     masker = Masker.from_manifest(data, env)
+    short = [value for value in masker.secrets if len(value) < SHORT_SECRET]
+    if short:
+        # masking is by value: a short secret also hides every unrelated text that contains it
+        print(
+            f"warning: {len(short)} secret value(s) shorter than {SHORT_SECRET} characters; "
+            "osiris masks them wherever they appear, which can hide names and paths too",
+            file=sys.stderr,
+        )
     session = Session.create(
         Path(loaded.get("logging.logs_dir")),
         pipeline_name=data["pipeline"]["name"],
