@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import os
+import subprocess
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -162,3 +164,35 @@ def test_writer_refuses_paths_outside_the_output_area(tmp_path):
             )
         )
     assert err.value.message == "output path 'a/../../x.csv' leaves the output area"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs as the output area (mounting needs root, as CI and the dev machines run)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(out)], check=True)
+    yield out
+    subprocess.run(["umount", "--lazy", str(out)], check=True)
+
+
+@pytest.mark.parametrize("component", ["filesystem.csv_writer", "filesystem.parquet_writer"])
+def test_disk_full_is_a_clear_error_and_leaves_nothing(tmp_path, tiny_disk, component):
+    table = pa.table({"v": [f"value {i:08d} " * 4 for i in range(20_000)]})
+    with pytest.raises(StepError) as err:
+        run_step(
+            step_context(
+                tmp_path,
+                component,
+                {"path": "big.out"},
+                inputs={"src": ArrowInput.of(table, step_id="src")},
+            )
+        )
+    assert err.value.code == "write.disk_full"
+    assert err.value.message == (
+        "could not write 'big.out': no space left on the device; free some space or write "
+        "the output elsewhere"
+    )
+    assert list(tiny_disk.iterdir()) == []

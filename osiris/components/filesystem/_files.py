@@ -67,8 +67,13 @@ def atomic_target(path: Path) -> Iterator[Path]:
         yield Path(tmp)
         os.replace(tmp, path)
     except OSError as exc:
-        code = "write.disk_full" if exc.errno == errno.ENOSPC else "write.failed"
-        raise StepError(code, f"could not write '{path.name}': {exc.strerror}") from exc
+        if exc.errno == errno.ENOSPC:
+            raise StepError(
+                "write.disk_full",
+                f"could not write '{path.name}': no space left on the device; free some space "
+                "or write the output elsewhere",
+            ) from exc
+        raise StepError("write.failed", f"could not write '{path.name}': {exc.strerror}") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
