@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from testing.e2b_standin import E2BStandin
 from testing.session_helpers import _errors
 
 
@@ -26,3 +28,16 @@ def every_session_line_matches_the_published_schemas(tmp_path_factory):
                 checked += 1
                 problems += [f"{file}:{number}: {e}" for e in _errors(schema, record)]
     assert not problems, "lines that break the published schemas:\n" + "\n".join(problems[:50])
+
+
+@pytest.fixture
+def e2b_standin(monkeypatch):
+    """A local E2B stand-in the unmodified SDK talks to; asserts no sandbox is left alive."""
+    for key in list(os.environ):
+        if key.startswith("E2B_"):
+            monkeypatch.delenv(key)
+    with E2BStandin(templates=("base", "osiris")) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        yield server
+        assert server.sandboxes == {}, "the run left a sandbox alive"

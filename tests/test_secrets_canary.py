@@ -156,3 +156,24 @@ def test_short_secrets_are_masked_everywhere_with_a_warning(project):
     )
     stdout_txt = next(project.glob("logs/*/artifacts/stdout.txt")).read_text()
     assert "with password ***" in stdout_txt
+
+
+@pytest.mark.parametrize(("fail", "code"), [("false", 0), ("true", 1)])
+def test_no_canary_escapes_on_e2b(project, e2b_standin, fail, code):
+    write_pipeline(project, PIPELINE.replace("FAIL", fail))
+    proc = osiris_cli(
+        "run", "pipeline.yaml", "--executor", "e2b", "--image", "osiris", cwd=project, env=ENV
+    )
+    assert proc.returncode == code, proc.stderr
+    stdout_txt = next(project.glob("logs/*/artifacts/stdout.txt")).read_text()
+    assert "with password ***" in stdout_txt
+    proc_bundle = osiris_cli("logs", "bundle", "last", cwd=project)
+    assert proc_bundle.returncode == 0, proc_bundle.stderr
+    assert_clean(everything(project, proc.stdout + proc_bundle.stdout, proc.stderr))
+    # the secrets travelled as sandbox env vars only
+    record = e2b_standin.history[0]
+    assert record.envs == {
+        "TESTDB_PASSWORD": PASSWORD,
+        "TESTDB_TOKEN": TOKEN,
+        "TESTDB_DSN": ENV["TESTDB_DSN"],
+    }

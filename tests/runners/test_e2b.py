@@ -143,6 +143,8 @@ def test_sandbox_dies_mid_run(tmp_path, e2b_standin):
     assert "the sandbox" in out.result.error["message"]
     assert [r.end_reason for r in e2b_standin.history] == ["died"]
     assert out.names()[-1] == "run_cleanup"
+    assert out.session_json()["status"] == "failed"
+    assert bundle_session(out.session).is_file()
 
 
 def test_stream_drop_ends_the_run_and_kills_the_sandbox(tmp_path, e2b_standin):
@@ -153,6 +155,8 @@ def test_stream_drop_ends_the_run_and_kills_the_sandbox(tmp_path, e2b_standin):
         "the executor's output stream dropped while running the executor"
     )
     assert [r.end_reason for r in e2b_standin.history] == ["killed"]
+    assert out.session_json()["status"] == "failed"
+    assert bundle_session(out.session).is_file()
 
 
 def test_slow_upload_still_runs(tmp_path, e2b_standin):
