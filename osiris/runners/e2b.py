@@ -227,9 +227,9 @@ class E2BRunner(Runner):
         )
         with sdk_errors("installing osiris into the sandbox"):
             self._sandbox.files.write(target, wheel.read_bytes())
-            self._sandbox.commands.run(
-                f"python3 -m pip install --quiet --user '{target}[db]'", timeout=600
-            )
+            # Debian-based templates mark the system Python as externally managed (PEP 668)
+            pip = f"python3 -m pip install --quiet --user '{target}[db]'"
+            self._sandbox.commands.run(f"{pip} || {pip} --break-system-packages", timeout=600)
         session.metric("bytes_uploaded", wheel.stat().st_size, "bytes", files=1)
         if self._osiris_version() != __version__:
             raise RunnerError(

@@ -39,3 +39,26 @@ def test_quickstart_runs_in_a_real_sandbox(tmp_path):
     summary = json.loads(proc.stdout)
     assert summary["status"] == "succeeded"
     assert sorted(summary["outputs"]) == ["revenue.csv", "revenue.parquet"]
+
+
+def test_a_stock_template_gets_this_osiris_installed(tmp_path):
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    proc = osiris_cli(
+        "run",
+        "examples/quickstart.yaml",
+        "--executor",
+        "e2b",
+        "--image",
+        "base",
+        "--json",
+        cwd=tmp_path,
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr
+    session = Path(json.loads(proc.stdout)["session_dir"])
+    notices = [
+        json.loads(x)
+        for x in (session / "events.jsonl").read_text().splitlines()
+        if '"run_notice"' in x
+    ]
+    assert any("installing osiris" in n["message"] for n in notices)
