@@ -102,6 +102,7 @@ def execute(
 
     state = _State(emit)
     steps = manifest["steps"]
+    by_id = {s["id"]: s for s in steps}
     consumers: dict[str, int] = {s["id"]: 0 for s in steps}
     for s in steps:
         for need in s.get("needs", []):
@@ -141,12 +142,12 @@ def execute(
             reader = driver.run(ctx)
             if reader is None:
                 state.complete(sid, consumed[0], metric="rows_written")
+                _finish_producers(state, by_id, sid)
             else:
-                read_metric = _read_metric(step)
                 tracker = Tracker(
                     sid,
                     reader,
-                    on_done=functools.partial(state.complete, metric=read_metric),
+                    on_done=functools.partial(_stream_done, state, by_id),
                     on_error=functools.partial(_fail_from_exception, state),
                     on_progress=functools.partial(_progress, emit),
                 )
@@ -157,11 +158,6 @@ def execute(
                     tracker.drain()
                 else:
                     handles[sid] = FileHandle.write(tracker, scratch_dir / "data" / f"{sid}.arrow")
-            # a consumer that stopped reading early still finishes its producers
-            for need in step.get("needs", []):
-                t = state.trackers.get(need)
-                if t is not None and not t.finished:
-                    state.complete(need, t.rows, metric=_read_metric_id(steps, need))
         except UpstreamFailedError as exc:
             state.fail(sid, "upstream.failed", f"stopped because step '{exc.step_id}' failed")
         except BaseException as exc:
@@ -181,7 +177,7 @@ def execute(
 
     for sid, t in state.trackers.items():
         if state.status.get(sid) == "running":
-            state.complete(sid, t.rows, metric=_read_metric_id(steps, sid))
+            state.complete(sid, t.rows, metric=_read_metric(by_id[sid]))
     return 1 if any(v == "failed" for v in state.status.values()) else 0
 
 
@@ -189,8 +185,18 @@ def _read_metric(step: Mapping[str, Any]) -> str | None:
     return "rows_read" if step.get("mode") == "extract" else None
 
 
-def _read_metric_id(steps: list[dict[str, Any]], sid: str) -> str | None:
-    return next(_read_metric(s) for s in steps if s["id"] == sid)
+def _stream_done(state: _State, by_id: dict[str, Any], sid: str, rows: int) -> None:
+    state.complete(sid, rows, metric=_read_metric(by_id[sid]))
+    _finish_producers(state, by_id, sid)
+
+
+def _finish_producers(state: _State, by_id: dict[str, Any], sid: str) -> None:
+    # a consumer that is done, even one that stopped reading early, finishes its producers
+    for need in by_id[sid].get("needs", []):
+        t = state.trackers.get(need)
+        if t is not None and state.status.get(need) == "running":
+            t.finished = True
+            state.complete(need, t.rows, metric=_read_metric(by_id[need]))
 
 
 def _progress(emit: Emit, sid: str, rows: int) -> None:

@@ -310,3 +310,207 @@ def test_config_needs_exactly_one_source(tmp_path, mysql):
         "config.invalid",
         "set exactly one of `table` and `query`",
     )
+
+
+# --- reading a table in key ranges -----------------------------------------------------------
+
+RANGE_TABLE = """
+CREATE TABLE r (
+  id {key} NOT NULL PRIMARY KEY, n INT, price DECIMAL(12,2), huge DECIMAL(65,30),
+  at TIME(6), doc JSON, body TEXT
+)"""
+BIG = 2**63
+SPARSE = [-BIG, -(10**15), -7, -1, 0, 1, 2, 3, *range(1000, 1100), *range(10**12, 10**12 + 300)]
+
+
+class ReadSpy:
+    """Passes connectorx.read_sql through, recording each query, the rows it returned, and how
+    many of its streams were open (started and not yet read to the end) at any time."""
+
+    def __init__(self, real):
+        self.real = real
+        self.sql: list[str] = []
+        self.rows: list[int] = []
+        self.open = 0
+        self.most_open = 0
+
+    def __call__(self, url, sql, **kwargs):
+        raw = self.real(url, sql, **kwargs)
+        self.sql.append(sql)
+        self.rows.append(0)
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        return pa.RecordBatchReader.from_batches(raw.schema, self._count(raw, len(self.rows) - 1))
+
+    def forget(self):
+        self.sql.clear()
+        self.rows.clear()
+
+    def _count(self, raw, i):
+        for batch in raw:
+            self.rows[i] += batch.num_rows
+            yield batch
+        self.open -= 1
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    import connectorx
+
+    spy = ReadSpy(connectorx.read_sql)
+    monkeypatch.setattr(connectorx, "read_sql", spy)
+    return spy
+
+
+def range_rows(keys):
+    return [
+        {
+            "id": k,
+            "n": k % 7 if k % 5 else None,
+            "price": Decimal(f"{k % 100000}.{abs(k) % 100:02d}"),
+            "huge": Decimal(f"{k}.{abs(k) % 997:030d}"),
+            "at": dt.time(abs(k) % 24, 30, 15, abs(k) % 1000000),
+            "doc": json.dumps({"k": k}),
+            "body": TRICKY if k % 2 else None,
+        }
+        for k in keys
+    ]
+
+
+def make_range_table(conn, keys, key="BIGINT"):
+    db.mysql_execute(conn, RANGE_TABLE.format(key=key))
+    rows = range_rows(keys)
+    for i in range(0, len(rows), 500):  # shuffled insert order: key order must come from the read
+        insert(conn, "r", rows[i : i + 500][::-1])
+    return sorted(rows, key=lambda r: r["id"])
+
+
+@pytest.mark.parametrize(
+    ("key", "keys"),
+    [
+        ("BIGINT", range(1, 1001)),
+        ("BIGINT", [*SPARSE, BIG - 1]),
+        ("INT", range(-700, -100)),
+        ("BIGINT UNSIGNED", [0, 5, *range(10, 300), 2**64 - 1]),
+    ],
+    ids=["dense", "sparse", "negative", "unsigned"],
+)
+def test_ranges_give_the_rows_of_one_query_in_key_order(tmp_path, mysql, spy, key, keys):
+    expected = make_range_table(mysql, keys, key)
+    single = extract(tmp_path, mysql, table="r", split_by=False, batch_size=10)
+    assert spy.sql == [
+        "SELECT `id`, `n`, `price`, CAST(`huge` AS CHAR) AS `huge`, CAST(`at` AS CHAR) AS `at`, "
+        f"`doc`, `body` FROM `{mysql['database']}`.`r`"
+    ]
+    spy.forget()
+    ranged = extract(tmp_path, mysql, table="r", batch_size=10)
+    assert ranged.schema.equals(single.schema, check_metadata=True)
+    assert ranged.to_pylist() == single.to_pylist() == expected
+    assert all(" ORDER BY `id` LIMIT 20" in sql for sql in spy.sql)
+    assert max(spy.rows) <= 20  # batch_size 10: a range returns at most 2 batches
+    assert len(expected) / 20 <= len(spy.sql) <= len(expected) / 10 + 25
+
+
+def test_ranges_keep_where_columns_and_incremental_since(tmp_path, mysql, spy):
+    expected = make_range_table(mysql, range(1, 401))
+    picked = extract(tmp_path, mysql, table="r", columns=["n"], where="n > 2", batch_size=5)
+    assert picked.schema.names == ["n"]
+    assert picked.column("n").to_pylist() == [r["n"] for r in expected if (r["n"] or 0) > 2]
+    assert all("`id` AS `osiris_key`" in sql for sql in spy.sql)
+    assert len(spy.sql) > 1
+    newer = extract(tmp_path, mysql, table="r", columns=["id"], cursor_column="id", since=350)
+    assert newer.column("id").to_pylist() == list(range(351, 401))
+    none_newer = extract(tmp_path, mysql, table="r", cursor_column="id", since="400")
+    assert none_newer.num_rows == 0
+    assert none_newer.schema.field("huge").type == pa.decimal256(65, 30)
+
+
+def test_at_most_two_ranges_are_read_ahead_of_the_consumer(tmp_path, mysql, spy):
+    make_range_table(mysql, range(1, 1001))
+    from osiris.components.mysql.extractor import driver
+
+    ctx = db.step_context(tmp_path, "mysql.extractor", {"table": "r", "batch_size": 10}, mysql)
+    batches = iter(driver.run(ctx))
+    assert spy.sql == []
+    next(batches)  # the consumer holds the first batch and pulls nothing more
+    assert len(spy.sql) == 2
+    assert spy.open == 2
+    rows = 10 + sum(b.num_rows for b in batches)
+    assert rows == 1000
+    assert spy.most_open == 2
+    assert len(spy.sql) > 30
+
+
+def test_without_an_integer_key_the_table_is_one_query(tmp_path, mysql, spy):
+    db.mysql_execute(
+        mysql,
+        "CREATE TABLE nokey (id INT, v VARCHAR(5))",
+        "CREATE TABLE pair (a INT, b INT, PRIMARY KEY (a, b))",
+        "CREATE TABLE named (code VARCHAR(5) PRIMARY KEY)",
+        "INSERT INTO nokey VALUES (2, 'b'), (1, 'a')",
+        "INSERT INTO pair VALUES (1, 2), (1, 1)",
+        "INSERT INTO named VALUES ('b'), ('a')",
+    )
+    assert extract(tmp_path, mysql, table="nokey", batch_size=1).num_rows == 2
+    assert extract(tmp_path, mysql, table="pair", batch_size=1).to_pylist() == [
+        {"a": 1, "b": 1},
+        {"a": 1, "b": 2},
+    ]
+    assert extract(tmp_path, mysql, table="named", batch_size=1).num_rows == 2
+    assert len(spy.sql) == 3
+    assert not any("LIMIT" in sql for sql in spy.sql)
+
+
+def test_a_cursor_other_than_the_key_reads_one_query_in_cursor_order(tmp_path, mysql, spy):
+    make_range_table(mysql, range(1, 101))
+    table = extract(tmp_path, mysql, table="r", columns=["id"], cursor_column="price", since="50.5")
+    assert table.column("id").to_pylist() == list(range(51, 101))
+    assert spy.sql == [
+        f"SELECT `id` FROM `{mysql['database']}`.`r` WHERE `price` > '50.5' ORDER BY `price`"
+    ]
+
+
+def test_split_by_a_unique_column_and_its_errors(tmp_path, mysql, spy):
+    db.mysql_execute(
+        mysql,
+        "CREATE TABLE s (code VARCHAR(5) PRIMARY KEY, seq INT NOT NULL UNIQUE, "
+        "grp INT NOT NULL, maybe INT UNIQUE, KEY (grp))",
+        "INSERT INTO s VALUES "
+        + ", ".join(f"('c{i}', {1000 - i * 10}, {i % 3}, {i})" for i in range(60)),
+    )
+    table = extract(tmp_path, mysql, table="s", columns=["code"], split_by="seq", batch_size=4)
+    assert table.column("code").to_pylist() == [f"c{i}" for i in reversed(range(60))]
+    assert len(spy.sql) > 2
+    name = f"table '{mysql['database']}.s'"
+    cases = {
+        "nope": f"`split_by` column 'nope' is not a column of {name}; its columns are code, seq, "
+        "grp, maybe",
+        "grp": f"`split_by` needs an integer NOT NULL column with a unique index of its own; 'grp' "
+        f"of {name} is not one; pick another column or remove `split_by`",
+        "maybe": f"`split_by` needs an integer NOT NULL column with a unique index of its own; "
+        f"'maybe' of {name} is not one; pick another column or remove `split_by`",
+        "code": f"`split_by` needs an integer NOT NULL column with a unique index of its own; "
+        f"'code' of {name} is not one; pick another column or remove `split_by`",
+    }
+    for column, message in cases.items():
+        with pytest.raises(StepError) as err:
+            extract(tmp_path, mysql, table="s", split_by=column)
+        assert (err.value.code, err.value.message) == ("config.invalid", message)
+    with pytest.raises(StepError) as err:
+        extract(tmp_path, mysql, table="s", split_by="seq", cursor_column="grp")
+    assert (err.value.code, err.value.message) == (
+        "config.invalid",
+        "`split_by` 'seq' differs from `cursor_column` 'grp', and rows must come in cursor "
+        "order; set `split_by` to the cursor column or remove it",
+    )
+
+
+def test_a_bad_where_is_reported_even_on_an_empty_table(tmp_path, mysql):
+    make_range_table(mysql, [])
+    with pytest.raises(StepError) as err:
+        extract(tmp_path, mysql, table="r", where="nocol = 1")
+    assert (err.value.code, err.value.message) == (
+        "sql.error",
+        "Unknown column 'nocol' in 'WHERE'; fix the query, `columns` or `where`",
+    )
+    assert extract(tmp_path, mysql, table="r").num_rows == 0

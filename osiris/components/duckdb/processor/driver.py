@@ -1,35 +1,131 @@
 """SQL over upstream outputs.
 
-Inputs are copied into a DuckDB database file in the step's scratch directory rather than
-scanned straight from the Arrow streams: a stream can be read once, while a query may name a
-table several times, and a file-backed database lets DuckDB spill when data outgrows memory.
+An input the query scans once is registered as an Arrow stream and scanned directly, so the
+upstream step, the query and the downstream step run together. An input scanned more than once
+(a stream can be read only once), or when the analysis is unsure, is first copied into a
+DuckDB database file in the step's scratch directory. Either way, with `memory_limit` DuckDB
+spills sorts, joins and aggregates to the scratch directory, so data larger than memory works.
+
+DuckDB's Arrow output has no field metadata and marks every column nullable. Output columns
+that pass an input column through unchanged get that column's metadata and nullability back,
+and the input's primary key when the query keeps its rows one to one (see `analysis`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from osiris.components.api import StepContext, StepError
+from osiris.components.duckdb.processor import analysis
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+
+_PRIMARY_KEY = b"osiris.primary_key"
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _load_inputs(con: duckdb.DuckDBPyConnection, ctx: StepContext) -> None:
-    for step_id, handle in ctx.inputs.items():
-        reader = handle.open()
+def _table_names(step_ids: list[str]) -> dict[str, str]:
+    """Lower-case table name -> step id (DuckDB names are case-insensitive)."""
+    names = {step.lower(): step for step in step_ids}
+    if len(step_ids) == 1 and "input" not in names:
+        names["input"] = step_ids[0]
+    return names
+
+
+def _load_inputs(
+    con: duckdb.DuckDBPyConnection,
+    readers: dict[str, pa.RecordBatchReader],
+    streamed: set[str],
+) -> None:
+    for step_id, reader in readers.items():
+        if step_id in streamed:
+            con.register(step_id, reader)
+            continue
         con.register("__osiris_in", reader)
         con.execute(f"CREATE TABLE {_quote(step_id)} AS SELECT * FROM __osiris_in")
         con.unregister("__osiris_in")
-    if len(ctx.inputs) == 1 and "input" not in ctx.inputs:
-        only = next(iter(ctx.inputs))
-        con.execute(f"CREATE VIEW input AS SELECT * FROM {_quote(only)}")
+    if len(readers) == 1 and "input" not in {s.lower() for s in readers}:
+        only = next(iter(readers))
+        con.execute(f"CREATE TEMP VIEW input AS SELECT * FROM {_quote(only)}")
+
+
+def _streamable(
+    con: duckdb.DuckDBPyConnection, statements: list[dict] | None, step_ids: list[str]
+) -> set[str]:
+    names = _table_names(step_ids)
+    if len(set(names.values())) != len(step_ids) or statements is None:
+        return set()  # step ids differing only in case: DuckDB could not tell them apart
+    counts = analysis.scan_counts(statements, names)
+    # an input the query never scans is still read to its end, as upstream steps expect
+    return set() if counts is None else {step for step in step_ids if counts[step] == 1}
+
+
+def _output_schema(
+    schema: pa.Schema,
+    statements: list[dict] | None,
+    inputs: dict[str, pa.Schema],
+) -> pa.Schema:
+    import pyarrow as pa
+
+    names = _table_names(list(inputs))
+    found = None
+    if statements is not None and len(set(names.values())) == len(inputs):
+        columns = {step: list(s.names) for step, s in inputs.items()}
+        found = analysis.lineage(statements, names, columns)
+    if found is None or len(found.sources) != len(schema):
+        return schema
+    fields = []
+    passed: dict[tuple[str, str], str] = {}  # (step, input column) -> first output name
+    for out_field, source in zip(schema, found.sources, strict=True):
+        # get_field_index is -1 for a name an input holds twice
+        index = -1 if source is None else inputs[source[0]].get_field_index(source[1])
+        in_field = None if source is None or index < 0 else inputs[source[0]].field(index)
+        if source is None or in_field is None or in_field.type != out_field.type:
+            fields.append(out_field)
+            continue
+        carried = out_field.with_metadata(in_field.metadata)
+        if found.keeps_nulls and not in_field.nullable:
+            carried = carried.with_nullable(False)
+        fields.append(carried)
+        passed.setdefault(source, out_field.name)
+    metadata = None
+    if found.rows_of is not None and len(set(schema.names)) == len(schema):
+        key = _primary_key(inputs[found.rows_of])
+        if key and all((found.rows_of, column) in passed for column in key):
+            renamed = [passed[(found.rows_of, column)] for column in key]
+            metadata = {_PRIMARY_KEY: json.dumps(renamed).encode()}
+    return pa.schema(fields, metadata=metadata)
+
+
+def _primary_key(schema: pa.Schema) -> list[str]:
+    raw = (schema.metadata or {}).get(_PRIMARY_KEY)
+    try:
+        key = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [str(c) for c in key] if isinstance(key, list) else []
+
+
+def _guarded(reader: pa.RecordBatchReader, failures: list[Exception]) -> pa.RecordBatchReader:
+    """The reader, noting an upstream failure: DuckDB reports it as its own error text, and the
+    step re-raises the original so its code and message (or the executor's own signal) survive."""
+    import pyarrow as pa
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def run(ctx: StepContext) -> pa.RecordBatchReader:
@@ -40,7 +136,9 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
     ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
     db_path = ctx.scratch_dir / f"{ctx.step_id}.duckdb"
     settings: dict[str, str | bool | int | float | list[str]] = {
-        "temp_directory": str(ctx.scratch_dir / f"{ctx.step_id}.tmp")
+        "temp_directory": str(ctx.scratch_dir / f"{ctx.step_id}.tmp"),
+        # a table name that is no input must not find a Python variable of this module
+        "python_enable_replacements": False,
     }
     if "memory_limit" in cfg:
         settings["memory_limit"] = cfg["memory_limit"]
@@ -48,26 +146,49 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         settings["threads"] = str(cfg["threads"])
     try:
         con = duckdb.connect(str(db_path), config=settings)
-        _load_inputs(con, ctx)
+        failures: list[Exception] = []
+        readers = {sid: _guarded(h.open(), failures) for sid, h in ctx.inputs.items()}
+        statements = analysis.parse(con, cfg["query"])
+        streamed = _streamable(con, statements, list(readers))
+        ctx.metric("inputs_streamed", len(streamed), "count")
+        _load_inputs(con, readers, streamed)
         relation = con.sql(cfg["query"])
         if relation is None:
             raise StepError("config.invalid", "the query returns no rows; end it with a SELECT")
         result = relation.to_arrow_reader(cfg.get("batch_size", 100_000))
     except duckdb.Error as exc:
+        if failures:
+            raise failures[0] from None
         code = "sql.error" if isinstance(exc, duckdb.ParserException) else "sql.failed"
         if isinstance(exc, duckdb.CatalogException):
             code = "table.not_found"
         tables = ", ".join(sorted(ctx.inputs)) or "none"
         first = str(exc).splitlines()[0]
         raise StepError(code, f"{first} (tables available: {tables})") from exc
+    schema = _output_schema(
+        result.schema, statements, {step: r.schema for step, r in readers.items()}
+    )
+    not_null = [i for i, f in enumerate(schema) if not f.nullable]
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            yield from result
-        except duckdb.Error as exc:
+            for batch in result:
+                for i in not_null:
+                    if batch.column(i).null_count:
+                        raise StepError(
+                            "sql.failed",
+                            f"column '{schema.field(i).name}' of the result holds NULL though "
+                            "its input column is NOT NULL; wrap it in an expression "
+                            "(e.g. coalesce) to produce a nullable column",
+                        )
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            # errors while streaming come through pyarrow's reader, not as duckdb.Error
+            if failures:
+                raise failures[0] from None
             raise StepError("sql.failed", str(exc).splitlines()[0]) from exc
         finally:
             con.close()
             db_path.unlink(missing_ok=True)
 
-    return pa.RecordBatchReader.from_batches(result.schema, batches())
+    return pa.RecordBatchReader.from_batches(schema, batches())

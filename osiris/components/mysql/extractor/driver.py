@@ -2,12 +2,13 @@
 
 PyMySQL opens the connection first (so refused/timeout/auth errors are clear and fast, where
 connectorx would retry for half a minute) and reads the declared column types; connectorx then
-streams the rows over the binary protocol, lazily, `batch_size` rows at a time.
+streams the rows over the binary protocol, lazily, `batch_size` rows at a time. A table with an
+integer key is read in key ranges (ranges.py), so memory does not grow with the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import pick_columns
@@ -26,12 +27,14 @@ from osiris.components.mysql._types import (
     query_schema,
     table_schema,
 )
+from osiris.components.mysql.extractor import ranges
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pymysql.connections import Connection
 
-DEFAULT_BATCH_SIZE = 100_000
+# 50k rows: lower peak memory than 100k at the same speed (docs/benchmarks.md).
+DEFAULT_BATCH_SIZE = 50_000
 
 
 def run(ctx: StepContext) -> pa.RecordBatchReader:
@@ -43,8 +46,7 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
     conn = connect(srv, ctx.connect_timeout)
     try:
         if cfg.get("table"):
-            sql, columns, schema = _table_select(conn, srv, cfg)
-            return _stream(srv, sql, batch_size, schema, [c.convert for c in columns])
+            return _read_table(conn, srv, cfg, batch_size)
         sql = cfg["query"].strip().rstrip(";").rstrip()
         if cfg.get("cursor_column"):
             sql = f"SELECT * FROM ({sql}) AS osiris_q" + _incremental(conn, cfg, where=None)
@@ -55,25 +57,60 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         conn.close()
 
 
-def _table_select(
-    conn: Connection, srv: Server, cfg: dict[str, Any]
-) -> tuple[str, list[Column], pa.Schema]:
+def _read_table(
+    conn: Connection, srv: Server, cfg: dict[str, Any], batch_size: int
+) -> pa.RecordBatchReader:
     database, name = split_table(cfg["table"], srv)
-    columns, pk = describe_table(conn, database, name)
-    if not columns:
+    every, pk = describe_table(conn, database, name)
+    if not every:
         raise StepError(
             "table.not_found",
             f"table '{database}.{name}' does not exist on MySQL at {srv.where}; check `table` "
             "and the connection's database",
         )
-    columns = pick_columns(columns, cfg.get("columns"), f"{database}.{name}")
+    columns = pick_columns(every, cfg.get("columns"), f"{database}.{name}")
     for c in columns:
         if c.unsupported:
             raise StepError("type.unsupported", c.unsupported)
+    schema, converters = table_schema(columns, pk), [c.convert for c in columns]
     exprs = [_select_item(c) for c in columns]
-    sql = f"SELECT {', '.join(exprs)} FROM {quote_ident(database)}.{quote_ident(name)}"
-    sql += _incremental(conn, cfg, where=cfg.get("where"))
-    return sql, columns, table_schema(columns, pk)
+    source = f" FROM {quote_ident(database)}.{quote_ident(name)}"
+    key = ranges.split_key(
+        conn,
+        database,
+        name,
+        every,
+        pk=pk,
+        wanted=cfg.get("split_by"),
+        cursor=cfg.get("cursor_column"),
+    )
+    if key is None:
+        sql = f"SELECT {', '.join(exprs)}{source}" + _incremental(conn, cfg, where=cfg.get("where"))
+        return _stream(srv, sql, batch_size, schema, converters)
+    names = [c.field.name for c in columns]
+    drop_key = key not in names
+    if drop_key:
+        # Selected only to learn where a range cut by its LIMIT stopped.
+        alias = next(a for n in range(len(names) + 1) if (a := "osiris_key" + "_" * n) not in names)
+        exprs.append(f"{quote_ident(key)} AS {quote_ident(alias)}")
+    select = f"SELECT {', '.join(exprs)}{source}"
+    conditions = _conditions(conn, cfg, where=cfg.get("where"))
+    # Checked up front: an empty table runs no range query that would report a bad `where`.
+    _check_query(conn, srv, select + (f" WHERE {' AND '.join(conditions)}" if conditions else ""))
+    bounds = ranges.key_bounds(conn, database, name, key, cfg.get("since"))
+    if bounds is None:
+        return _convert(srv, (), schema, converters)
+    batches = ranges.read(
+        lambda sql: _open(srv, sql, batch_size),
+        select,
+        conditions=conditions,
+        key=key,
+        bounds=bounds,
+        batch_size=batch_size,
+        key_index=len(names) if drop_key else names.index(key),
+        drop_key=drop_key,
+    )
+    return _convert(srv, batches, schema, converters)
 
 
 def _check_query(conn: Connection, srv: Server, sql: str) -> None:
@@ -97,12 +134,18 @@ def _select_item(column: Column) -> str:
 
 
 def _incremental(conn: Connection, cfg: dict[str, Any], *, where: str | None) -> str:
+    conditions = _conditions(conn, cfg, where=where)
+    cursor = cfg.get("cursor_column")
+    sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return sql + (f" ORDER BY {quote_ident(cursor)}" if cursor else "")
+
+
+def _conditions(conn: Connection, cfg: dict[str, Any], *, where: str | None) -> list[str]:
     conditions = [f"({where})"] if where else []
     cursor = cfg.get("cursor_column")
     if cursor and cfg.get("since") is not None:
         conditions.append(f"{quote_ident(cursor)} > {conn.escape(cfg['since'])}")
-    sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return sql + (f" ORDER BY {quote_ident(cursor)}" if cursor else "")
+    return conditions
 
 
 def _stream(
@@ -112,11 +155,19 @@ def _stream(
     schema: pa.Schema | None = None,
     converters: list[Callable[[pa.Array], pa.Array]] | None = None,
 ) -> pa.RecordBatchReader:
+    """One query, one connectorx stream: it reads ahead of the consumer without a bound."""
+    raw = _open(srv, sql, batch_size)
+    if schema is None or converters is None:
+        schema = query_schema(raw.schema)
+        converters = [_cast_to(f.type) for f in schema]
+    return _convert(srv, raw, schema, converters)
+
+
+def _open(srv: Server, sql: str, batch_size: int) -> pa.RecordBatchReader:
     import connectorx as cx
-    import pyarrow as pa
 
     try:
-        raw = cx.read_sql(
+        return cx.read_sql(
             srv.url(), sql, return_type="arrow_stream", batch_size=batch_size, protocol="binary"
         )
     except Exception as exc:
@@ -125,17 +176,23 @@ def _stream(
     except BaseException as exc:
         _raise_if_panic(exc)
         raise
-    if schema is None or converters is None:
-        schema = query_schema(raw.schema)
-        converters = [_cast_to(f.type) for f in schema]
-    target, convs = schema, converters
+
+
+def _convert(
+    srv: Server,
+    raw: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    converters: list[Callable[[pa.Array], pa.Array]],
+) -> pa.RecordBatchReader:
+    """connectorx's batches cast to `schema`, its errors translated as they surface."""
+    import pyarrow as pa
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             for batch in raw:
                 if batch.num_rows:
-                    arrays = [conv(col) for conv, col in zip(convs, batch.columns, strict=True)]
-                    yield pa.RecordBatch.from_arrays(arrays, schema=target)
+                    pairs = zip(converters, batch.columns, strict=True)
+                    yield pa.RecordBatch.from_arrays([c(a) for c, a in pairs], schema=schema)
         except (StepError, GeneratorExit):
             raise
         except Exception as exc:
