@@ -63,7 +63,8 @@ class Registry:
 
 def _load_spec(text: str, origin: str) -> ComponentSpec:
     try:
-        data: Any = yaml.safe_load(text)
+        # libyaml's loader where available: specs are parsed on every command, in every executor
+        data: Any = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return ComponentSpec.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise UsageError(
