@@ -1,11 +1,18 @@
-"""Column selection shared by the database extractors."""
+"""Column conventions shared by components: selection, and the primary key in the metadata."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from osiris.components.api import StepError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# schema metadata key: the source table's primary key, a JSON list of column names
+PRIMARY_KEY = b"osiris.primary_key"
 
 
 class _HasField(Protocol):
@@ -29,3 +36,28 @@ def pick_columns(columns: Sequence[C], wanted: Sequence[str] | None, table: str)
             f"its columns are {', '.join(by_name)}",
         )
     return [by_name[w] for w in wanted]
+
+
+def key_columns(schema: pa.Schema) -> list[str]:
+    """The primary key an extractor recorded in the schema metadata, if any."""
+    raw = (schema.metadata or {}).get(PRIMARY_KEY)
+    try:
+        names = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def write_key(cfg: Mapping[str, Any], schema: pa.Schema, mode: str) -> list[str]:
+    """A writer's key: `primary_key` from the config, else the one the input carries."""
+    pk = list(cfg.get("primary_key") or [])
+    if mode == "upsert" and not pk:
+        raise StepError("config.invalid", "write_mode upsert needs `primary_key`")
+    missing = [c for c in pk if c not in schema.names]
+    if missing:
+        raise StepError(
+            "config.invalid",
+            f"primary_key column {', '.join(map(repr, missing))} is not in the input; its "
+            f"columns are {', '.join(schema.names)}",
+        )
+    return pk or [c for c in key_columns(schema) if c in schema.names]

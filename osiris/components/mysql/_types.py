@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import PRIMARY_KEY
 from osiris.components.api import StepError
 from osiris.components.mysql._conn import quote_ident
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pymysql.connections import Connection
 
-PRIMARY_KEY = b"osiris.primary_key"
 OSIRIS_TYPE = b"osiris.type"
 MAX_LENGTH = b"osiris.max_length"
 
@@ -256,12 +256,3 @@ def create_table_sql(qualified: str, schema: pa.Schema, pk: list[str]) -> str:
         f"CREATE TABLE {qualified} ({', '.join(cols)}) "
         "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
     )
-
-
-def key_columns(schema: pa.Schema) -> list[str]:
-    """The primary key recorded by an extractor in the schema metadata, if any."""
-    raw = (schema.metadata or {}).get(PRIMARY_KEY)
-    if not raw:
-        return []
-    names = json.loads(raw)
-    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from osiris.components.api import StepError
 from osiris.components.postgres._conn import quote_ident
-from osiris.components.postgres._types import MAX_LENGTH, OSIRIS_TYPE, PRIMARY_KEY
+from osiris.components.postgres._types import MAX_LENGTH, OSIRIS_TYPE
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -82,12 +81,3 @@ def primary_key_sql(qualified: str, pk: list[str]) -> str:
     # Added after a bulk load into a new table: one sorted index build beats a B-tree insert per
     # row (about 15% of a 1M-row load).
     return f"ALTER TABLE {qualified} ADD PRIMARY KEY ({', '.join(quote_ident(c) for c in pk)})"
-
-
-def key_columns(schema: pa.Schema) -> list[str]:
-    """The primary key an extractor recorded in the schema metadata, if any."""
-    raw = (schema.metadata or {}).get(PRIMARY_KEY)
-    if not raw:
-        return []
-    names = json.loads(raw)
-    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import PRIMARY_KEY
 from osiris.components.postgres._conn import quote_ident
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from adbc_driver_manager.dbapi import Cursor
 
-PRIMARY_KEY = b"osiris.primary_key"
 OSIRIS_TYPE = b"osiris.type"
 MAX_LENGTH = b"osiris.max_length"
 

@@ -17,14 +17,13 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from osiris.components._columns import PRIMARY_KEY, key_columns
 from osiris.components.api import StepContext, StepError
 from osiris.components.duckdb.processor import analysis
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
-
-_PRIMARY_KEY = b"osiris.primary_key"
 
 
 def _quote(name: str) -> str:
@@ -97,20 +96,11 @@ def _output_schema(
         passed.setdefault(source, out_field.name)
     metadata = None
     if found.rows_of is not None and len(set(schema.names)) == len(schema):
-        key = _primary_key(inputs[found.rows_of])
+        key = key_columns(inputs[found.rows_of])
         if key and all((found.rows_of, column) in passed for column in key):
             renamed = [passed[(found.rows_of, column)] for column in key]
-            metadata = {_PRIMARY_KEY: json.dumps(renamed).encode()}
+            metadata = {PRIMARY_KEY: json.dumps(renamed).encode()}
     return pa.schema(fields, metadata=metadata)
-
-
-def _primary_key(schema: pa.Schema) -> list[str]:
-    raw = (schema.metadata or {}).get(_PRIMARY_KEY)
-    try:
-        key = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(c) for c in key] if isinstance(key, list) else []
 
 
 def _guarded(reader: pa.RecordBatchReader, failures: list[Exception]) -> pa.RecordBatchReader:

@@ -15,6 +15,7 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import write_key
 from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
     Server,
@@ -25,7 +26,7 @@ from osiris.components.mysql._conn import (
     translate,
 )
 from osiris.components.mysql._load import Loader
-from osiris.components.mysql._types import create_table_sql, key_columns
+from osiris.components.mysql._types import create_table_sql
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,17 +72,7 @@ def run(ctx: StepContext) -> None:
     mode = cfg.get("write_mode") or "append"
     reader = ctx.single_input().open()
     schema = reader.schema
-    pk = list(cfg.get("primary_key") or [])
-    if mode == "upsert" and not pk:
-        raise StepError("config.invalid", "write_mode upsert needs `primary_key`")
-    missing = [c for c in pk if c not in schema.names]
-    if missing:
-        raise StepError(
-            "config.invalid",
-            f"primary_key column {', '.join(map(repr, missing))} is not in the input; its "
-            f"columns are {', '.join(schema.names)}",
-        )
-    pk = pk or [c for c in key_columns(schema) if c in schema.names]
+    pk = write_key(cfg, schema, mode)
     conn = connect(srv, ctx.connect_timeout, local_infile=cfg.get("load_method") != "insert")
     try:
         target = _Target(ctx, srv, conn)

@@ -14,9 +14,10 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import write_key
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import Server, connect, quote_ident, server, translate
-from osiris.components.postgres._ddl import create_table_sql, key_columns, primary_key_sql
+from osiris.components.postgres._ddl import create_table_sql, primary_key_sql
 from osiris.components.postgres._load import TargetColumn, load, target_columns
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def run(ctx: StepContext) -> None:
     mode = cfg.get("write_mode") or "append"
     target = _Target(cfg, srv)
     reader = ctx.single_input().open()
-    pk = _primary_key(cfg, reader.schema, mode)
+    pk = write_key(cfg, reader.schema, mode)
     conn = connect(srv)
     try:
         cur = conn.cursor()
@@ -81,20 +82,6 @@ def run(ctx: StepContext) -> None:
         raise translate(exc, srv, writing=True) from None
     finally:
         conn.close()
-
-
-def _primary_key(cfg: dict[str, Any], schema: pa.Schema, mode: str) -> list[str]:
-    pk = list(cfg.get("primary_key") or [])
-    if mode == "upsert" and not pk:
-        raise StepError("config.invalid", "write_mode upsert needs `primary_key`")
-    missing = [c for c in pk if c not in schema.names]
-    if missing:
-        raise StepError(
-            "config.invalid",
-            f"primary_key column {', '.join(map(repr, missing))} is not in the input; its "
-            f"columns are {', '.join(schema.names)}",
-        )
-    return pk or [c for c in key_columns(schema) if c in schema.names]
 
 
 def _check_columns(target: _Target, schema: pa.Schema, existing: dict[str, TargetColumn]) -> None:
