@@ -212,3 +212,22 @@ def test_quiet_prints_only_the_summary(quickstart):
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("Succeeded in ")
     assert not any("start " in line for line in lines)
+
+
+def test_an_explicit_connections_file_must_exist(quickstart, capsys, monkeypatch):
+    monkeypatch.chdir(quickstart)
+    assert main(["run", "examples/quickstart.yaml", "--connections", "nope.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        "error: connections file nope.yaml (cli --connections) does not exist\n"
+        "  hint: fix the path, or leave it unset to use osiris_connections.yaml next to the "
+        "pipeline\n"
+    )
+
+
+def test_an_unusable_logs_dir_is_a_usage_error(quickstart, capsys, monkeypatch):
+    monkeypatch.chdir(quickstart)
+    (quickstart / "taken").write_text("a file, not a directory")
+    assert main(["run", "examples/quickstart.yaml", "--logs-dir", "taken/logs"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot create a session directory in taken/logs: ")
+    assert "hint: pass --logs-dir DIR or set logging.logs_dir to a writable directory" in err

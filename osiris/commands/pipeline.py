@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris.errors import PipelineError
+from osiris.errors import PipelineError, UsageError
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
@@ -19,6 +19,13 @@ def compile_with(path: Path, loaded: LoadedConfig, params: dict[str, str]) -> Ma
     from osiris.pipeline import compile_pipeline
 
     connections = loaded.get("connections_file")
+    if connections and not Path(connections).is_file():
+        source = loaded.sources.get("connections_file", "configuration")
+        raise UsageError(
+            f"connections file {connections} ({source}) does not exist",
+            hint="fix the path, or leave it unset to use osiris_connections.yaml next to the "
+            "pipeline",
+        )
     return compile_pipeline(
         path,
         params=params,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from osiris.commands.console import Console
 from osiris.commands.pipeline import compile_with
-from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError
+from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError, UsageError
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
@@ -53,14 +53,21 @@ def run(
             "osiris masks them wherever they appear, which can hide names and paths too",
             file=sys.stderr,
         )
-    session = Session.create(
-        Path(loaded.get("logging.logs_dir")),
-        pipeline_name=data["pipeline"]["name"],
-        pipeline_file=str(path),
-        executor=executor,
-        events=loaded.get("logging.events"),
-        masker=masker,
-    )
+    logs_dir = Path(loaded.get("logging.logs_dir"))
+    try:
+        session = Session.create(
+            logs_dir,
+            pipeline_name=data["pipeline"]["name"],
+            pipeline_file=str(path),
+            executor=executor,
+            events=loaded.get("logging.events"),
+            masker=masker,
+        )
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create a session directory in {logs_dir}: {exc.strerror}",
+            hint="pass --logs-dir DIR or set logging.logs_dir to a writable directory",
+        ) from exc
     console = Console(
         session, quiet=quiet or as_json, verbose=verbose, level=loaded.get("logging.level")
     )
