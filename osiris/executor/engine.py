@@ -116,6 +116,7 @@ def execute(
         sid = step["id"]
         if failed:
             state.status[sid] = "skipped"
+            emit("event", event="step_skipped", step=sid, reason="an earlier step failed")
             continue
         state.status[sid] = "running"
         state.started[sid] = time.monotonic()
@@ -171,9 +172,18 @@ def execute(
         if state.status[sid] == "failed":
             failed = True
             for other, t in state.trackers.items():
-                if state.status.get(other) == "running":
+                if state.status.get(other) != "running":
+                    continue
+                t.finished = True
+                broken = [
+                    n for n in by_id[other].get("needs", []) if state.status.get(n) == "failed"
+                ]
+                if broken:
+                    state.fail(
+                        other, "upstream.failed", f"stopped because step '{broken[0]}' failed"
+                    )
+                else:
                     state.fail(other, "cancelled", f"stopped because step '{sid}' failed")
-                    t.finished = True
 
     for sid, t in state.trackers.items():
         if state.status.get(sid) == "running":

@@ -60,6 +60,8 @@ class ProgressRelay:
             info = self.steps.setdefault(step, {})
             if name == "step_progress":
                 info["rows"] = msg.get("rows", 0)
+            elif name == "step_skipped":
+                info.update(status="skipped", reason=msg.get("reason"))
             elif name == "step_start":
                 info.update(status="running", component=msg.get("component"))
             elif name == "step_complete":

@@ -102,3 +102,29 @@ def test_fan_out_writes_one_file_that_every_consumer_reads(tmp_path):
         if e["kind"] == "event" and e["event"] == "step_complete"
     }
     assert complete == {"gen": 3000, "double": 3000, "write": 3000, "write_gen": 3000}
+
+
+def test_steps_after_a_failure_are_skipped_and_say_so(tmp_path):
+    text = (
+        CHAIN.replace("batch_size: 500}", "batch_size: 500, fail_after: 1000}")
+        + """
+  - id: later
+    component: testkit.generator
+    mode: extract
+    config: {rows: 5}
+"""
+    )
+    code, events = run(tmp_path, text)
+    assert code == 1
+    failed = {
+        e["step"]: e["error_code"]
+        for e in events
+        if e["kind"] == "event" and e["event"] == "step_failed"
+    }
+    assert failed == {
+        "gen": "test.failure",
+        "double": "upstream.failed",
+        "write": "upstream.failed",
+    }
+    skipped = [e for e in events if e["kind"] == "event" and e["event"] == "step_skipped"]
+    assert [(e["step"], e["reason"]) for e in skipped] == [("later", "an earlier step failed")]
