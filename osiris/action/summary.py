@@ -23,6 +23,7 @@ ICONS = {
     "interrupted": "⏹️",
     "running": "⏳",
     "not run": "⏭️",
+    "skipped": "⏭️",
 }
 _MAX_VALUE = 200
 

@@ -228,7 +228,7 @@ def test_fail_on_error_false_reports_the_failure_but_succeeds(
         "fail-on-error is false, so this step succeeds"
     )
     summary = read_summary(env)
-    assert "| `write` | `filesystem.csv_writer` | ⏭️ not run |  |  |" in summary
+    assert "| `write` | `filesystem.csv_writer` | ⏭️ skipped |  |  |" in summary
     assert "**Error:** step 'probe' failed: [auth.failed] login refused for password ***" in summary
     assert (workspace / outputs["bundle-path"]).is_file()
 
