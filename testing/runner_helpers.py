@@ -15,6 +15,19 @@ from osiris.pipeline import compile_pipeline
 from osiris.runners import PreparedRun, Runner, RunResult
 from osiris.session import Masker, Session
 
+# osiris_connections.yaml for the `testkit.probe` component: every secret an env reference
+PROBE_CONNECTIONS = """
+connections:
+  testdb:
+    main:
+      default: true
+      host: 127.0.0.1
+      port: 5432
+      user: etl
+      password: ${TESTDB_PASSWORD}
+      dsn: ${TESTDB_DSN}
+"""
+
 DEFAULT_RUN = {
     "limits": {"timeout_seconds": 60, "idle_timeout_seconds": 30, "memory_mb": None, "cpu": None},
     "network": {"allow": ["*"], "connect_timeout_seconds": 5.0},

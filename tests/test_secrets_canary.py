@@ -16,24 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from testing.runner_helpers import osiris_cli, start_run, write_pipeline
+from testing.runner_helpers import PROBE_CONNECTIONS, osiris_cli, start_run, write_pipeline
 
 PASSWORD = "Canary-Pw/4f9e+X@q"
 TOKEN = "canary-token-7c2d91ab"
 DSN_PASSWORD = "dsnCanary-88e1"
 SECRETS = [PASSWORD, TOKEN, DSN_PASSWORD]
-
-CONNECTIONS = """
-connections:
-  testdb:
-    main:
-      default: true
-      host: 127.0.0.1
-      port: 5432
-      user: etl
-      password: ${TESTDB_PASSWORD}
-      dsn: ${TESTDB_DSN}
-"""
 
 PIPELINE = """
 oml_version: "0.1.0"
@@ -94,7 +82,7 @@ def everything(tmp_path: Path, proc_out: str, proc_err: str) -> dict[str, bytes]
 
 @pytest.fixture
 def project(tmp_path):
-    write_pipeline(tmp_path, CONNECTIONS, name="osiris_connections.yaml")
+    write_pipeline(tmp_path, PROBE_CONNECTIONS, name="osiris_connections.yaml")
     return tmp_path
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from osiris.action import main
 from osiris.action.outputs import OUTPUTS
+from testing.runner_helpers import PROBE_CONNECTIONS
 from tests.action.helpers import (
     ROOT,
     SESSION,
@@ -39,17 +40,6 @@ PASSWORD = "Pw-canary/7e1+Q"
 TOKEN = "tok-canary-42af"
 DSN = "postgresql://etl:dsn-canary-91@127.0.0.1:5432/app"
 SECRETS = {"TESTDB_PASSWORD": PASSWORD, "TESTDB_TOKEN": TOKEN, "TESTDB_DSN": DSN}
-PROBE_CONNECTIONS = """
-connections:
-  testdb:
-    main:
-      default: true
-      host: 127.0.0.1
-      port: 5432
-      user: etl
-      password: ${TESTDB_PASSWORD}
-      dsn: ${TESTDB_DSN}
-"""
 PROBE = """
 oml_version: "0.1.0"
 name: probe
