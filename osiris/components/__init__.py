@@ -8,23 +8,30 @@ two files under the entry-point group `osiris.components`.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import importlib.resources
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-
-from osiris.components.spec import ComponentSpec
 from osiris.errors import UsageError
 
-__all__ = ["Component", "ComponentSpec", "Registry", "get_registry"]
+if TYPE_CHECKING:
+    from osiris.components.spec import ComponentSpec
+
+__all__ = ["Component", "ComponentSpec", "Registry", "get_registry", "load_driver"]
 
 ENTRY_POINT_GROUP = "osiris.components"
+_ROOT = Path(__file__).parent
+
+
+def __getattr__(name: str) -> Any:
+    # pydantic and the spec model are imported when needed, not by every executor
+    if name == "ComponentSpec":
+        from osiris.components.spec import ComponentSpec
+
+        return ComponentSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,37 @@ class Registry:
         return sorted(self.components)
 
 
+def load_driver(name: str) -> ModuleType:
+    """The driver module of component `name`.
+
+    The executor needs only this; for a built-in it reads that one spec, where the registry
+    would parse and validate every installed one (the compiler already did).
+    """
+    family, _, kind = name.partition(".")
+    spec_path = _ROOT / family / kind / "spec.yaml"
+    if family.isidentifier() and kind.isidentifier() and spec_path.is_file():
+        data = _yaml(spec_path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("name") == name:
+            driver = data.get("driver") or f"osiris.components.{family}.{kind}.driver"
+            return importlib.import_module(str(driver))
+    return get_registry().require(name).load_driver()
+
+
+def _yaml(text: str) -> Any:
+    import yaml
+
+    # libyaml's loader where available: specs are parsed on every command, in every executor
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _load_spec(text: str, origin: str) -> ComponentSpec:
+    import yaml
+    from pydantic import ValidationError
+
+    from osiris.components.spec import ComponentSpec
+
     try:
-        # libyaml's loader where available: specs are parsed on every command, in every executor
-        data: Any = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data: Any = _yaml(text)
         return ComponentSpec.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise UsageError(
@@ -74,10 +108,9 @@ def _load_spec(text: str, origin: str) -> ComponentSpec:
 
 
 def _builtin_components() -> list[Component]:
-    root = Path(__file__).parent
     found = []
-    for spec_path in sorted(root.glob("*/*/spec.yaml")):
-        rel = spec_path.parent.relative_to(root)
+    for spec_path in sorted(_ROOT.glob("*/*/spec.yaml")):
+        rel = spec_path.parent.relative_to(_ROOT)
         package = "osiris.components." + ".".join(rel.parts)
         spec = _load_spec(spec_path.read_text(encoding="utf-8"), str(spec_path))
         found.append(Component(spec, package, "builtin"))
@@ -85,6 +118,9 @@ def _builtin_components() -> list[Component]:
 
 
 def _entry_point_components() -> list[Component]:
+    import importlib.metadata
+    import importlib.resources
+
     found = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         package = ep.value.split(":")[0]

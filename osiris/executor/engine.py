@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris.components import get_registry
+from osiris.components import load_driver
 from osiris.components.api import InputHandle, StepContext
 from osiris.executor.errors import classify
 from osiris.executor.handles import FileHandle, StreamHandle, Tracker, UpstreamFailedError
@@ -108,7 +108,6 @@ def execute(
         for need in s.get("needs", []):
             consumers[need] += 1
     handles: dict[str, InputHandle] = {}
-    registry = get_registry()
     connect_timeout = float(manifest["run"]["network"].get("connect_timeout_seconds", 30))
     failed = False
 
@@ -139,7 +138,7 @@ def execute(
                 metric=functools.partial(_step_metric, emit, sid),
                 declare_output=functools.partial(_declare, state, sid, output_root=output_root),
             )
-            driver = registry.require(step["component"]).load_driver()
+            driver = load_driver(step["component"])
             reader = driver.run(ctx)
             if reader is None:
                 state.complete(sid, consumed[0], metric="rows_written")

@@ -1,4 +1,7 @@
-"""Connecting to PostgreSQL (and Supabase's Postgres) through ADBC, and translating its errors.
+"""Connecting to PostgreSQL (and Supabase's Postgres), and translating driver errors.
+
+The extractor reads through ADBC (Arrow batches straight from binary COPY); the writer talks
+through psycopg (binary COPY of data encoded by `_copy`, DDL, the transaction).
 
 The connection comes from discrete fields (host, port, user, password, database, sslmode), or
 from `dsn` (a libpq URI or key=value string), or for Supabase from `project_ref`/`url`, which
@@ -17,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from osiris.components.api import StepError
 
 if TYPE_CHECKING:
+    import psycopg
     from adbc_driver_manager.dbapi import Connection
 
 _AUTH_TEXT = (
@@ -168,6 +172,19 @@ def connect(srv: Server) -> Connection:
         raise translate(exc, srv) from None
 
 
+def connect_writer(srv: Server) -> psycopg.Connection[Any]:
+    """An open psycopg connection (autocommit off, `$1` placeholders), or a StepError."""
+    import psycopg
+
+    try:
+        return psycopg.connect(srv.conninfo, cursor_factory=psycopg.RawCursor)
+    except psycopg.Error as exc:
+        if exc.sqlstate:
+            raise translate(exc, srv) from None
+        # libpq's text; the conninfo (and with it the password) is not part of it
+        raise _connect_error(" ".join(srv.scrub(str(exc)).split()), srv) from None
+
+
 def split_table(table: str, srv: Server) -> tuple[str, str]:
     """(schema, table) from `table` or `schema.table`; the connection's schema by default."""
     schema, _, name = table.rpartition(".")
@@ -175,26 +192,31 @@ def split_table(table: str, srv: Server) -> tuple[str, str]:
 
 
 def error_parts(exc: BaseException) -> tuple[str, str, str]:
-    """(SQLSTATE or "", primary message, detail) of an ADBC PostgreSQL error."""
+    """(SQLSTATE or "", primary message, detail) of an ADBC or psycopg PostgreSQL error."""
     text = str(exc)
     state = getattr(exc, "sqlstate", None) or ""
-    found = re.search(r"(?:ERROR|FATAL):\s+(.*)", text)
-    if found:
-        message = found.group(1)
-    elif "failed:" in text:
-        message = text.split("failed:", 1)[1]
+    diag = getattr(exc, "diag", None)  # psycopg has the server's fields one by one
+    if diag is not None and diag.message_primary:
+        message, detail, context = diag.message_primary, diag.message_detail or "", diag.context
     else:
-        message = text.split(": ", 1)[-1]
-    detail = re.search(r"DETAIL:\s+(.*)", text)
-    column = re.search(r"CONTEXT:\s+COPY \S+, line \d+, column ([^:\n]+)", text)
-    extra = detail.group(1) if detail and state == "23505" else ""
+        found = re.search(r"(?:ERROR|FATAL):\s+(.*)", text)
+        if found:
+            message = found.group(1)
+        elif "failed:" in text:
+            message = text.split("failed:", 1)[1]
+        else:
+            message = text.split(": ", 1)[-1]
+        details = re.search(r"DETAIL:\s+(.*)", text)
+        detail, context = (details.group(1) if details else ""), text
+    column = re.search(r"COPY \S+, line \d+, column ([^:\n]+)", context or "")
     if column and "column" not in message:
         message += f" (column {column.group(1).strip()})"
+    extra = detail if state == "23505" else ""
     return state, " ".join(message.split()), " ".join(extra.split())
 
 
 def translate(exc: BaseException, srv: Server, *, writing: bool = False) -> StepError:
-    """The StepError for an ADBC PostgreSQL exception; never includes the password."""
+    """The StepError for a driver's PostgreSQL exception; never includes the password."""
     state, message, detail = error_parts(exc)
     message, detail = srv.scrub(message), srv.scrub(detail)
     text = str(exc)

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pymysql.connections import Connection
 
-# 50k rows: lower peak memory than 100k at the same speed (docs/benchmarks.md).
-DEFAULT_BATCH_SIZE = 50_000
+# 25k rows: lower peak memory than 50k or 100k, and no slower (docs/benchmarks.md).
+DEFAULT_BATCH_SIZE = 25_000
 
 
 def run(ctx: StepContext) -> pa.RecordBatchReader:

@@ -1,6 +1,7 @@
 """postgres.writer (and supabase.writer): the step's single input into a PostgreSQL table.
 
-Each run is one transaction, so a failure at any point leaves the database as it was:
+Each run is one transaction on one psycopg connection, so a failure at any point leaves the
+database as it was:
 append   binary COPY into the table (created from the input's schema when missing).
 replace  binary COPY into `<table>__osiris_<hex>`, then DROP the old table and RENAME the new
          one into its place; readers see the old rows until the commit, then the new ones.
@@ -16,13 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import write_key
 from osiris.components.api import StepContext, StepError
-from osiris.components.postgres._conn import Server, connect, quote_ident, server, translate
+from osiris.components.postgres._conn import (
+    Server,
+    connect_writer,
+    quote_ident,
+    server,
+    translate,
+)
 from osiris.components.postgres._ddl import create_table_sql, primary_key_sql
 from osiris.components.postgres._load import TargetColumn, load, target_columns
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from adbc_driver_manager.dbapi import Cursor
+    from psycopg import Cursor
 
 
 class _Target:
@@ -42,7 +49,7 @@ class _Target:
 
 
 def run(ctx: StepContext) -> None:
-    import adbc_driver_manager
+    import psycopg
 
     cfg = ctx.config
     srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
@@ -50,7 +57,7 @@ def run(ctx: StepContext) -> None:
     target = _Target(cfg, srv)
     reader = ctx.single_input().open()
     pk = write_key(cfg, reader.schema, mode)
-    conn = connect(srv)
+    conn = connect_writer(srv)
     try:
         cur = conn.cursor()
         try:
@@ -73,12 +80,12 @@ def run(ctx: StepContext) -> None:
             conn.commit()
         except BaseException:
             # a broken connection cannot roll back; the server does it when the connection ends
-            with contextlib.suppress(adbc_driver_manager.Error):
+            with contextlib.suppress(psycopg.Error):
                 conn.rollback()
             raise
         finally:
             cur.close()
-    except adbc_driver_manager.Error as exc:
+    except psycopg.Error as exc:
         raise translate(exc, srv, writing=True) from None
     finally:
         conn.close()
@@ -107,7 +114,7 @@ def _append(
     cur.execute(create_table_sql(target.sql, reader.schema, pk))
     load(cur, target.schema, target.name, reader, target_columns(cur, target.schema, target.name))
     if pk:
-        cur.execute(primary_key_sql(target.sql, pk))
+        _add_primary_key(cur, target.sql, pk)
 
 
 def _replace(
@@ -117,13 +124,13 @@ def _replace(
     cur.execute(create_table_sql(target.qualify(stage), reader.schema, pk))
     load(cur, target.schema, stage, reader, target_columns(cur, target.schema, stage))
     if pk:
-        cur.execute(primary_key_sql(target.qualify(stage), pk))
+        _add_primary_key(cur, target.qualify(stage), pk)
     if exists:
         cur.execute(f"DROP TABLE {target.sql}")
     cur.execute(f"ALTER TABLE {target.qualify(stage)} RENAME TO {quote_ident(target.name)}")
     cur.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
-        parameters=(target.sql,),
+        (target.sql,),
     )
     row = cur.fetchone()
     if row:
@@ -175,7 +182,7 @@ def _require_unique_key(cur: Cursor, target: _Target, pk: list[str]) -> None:
         "SELECT array_agg(a.attname::text) FROM pg_index i "
         "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
         "WHERE i.indrelid = $1::regclass AND i.indisunique GROUP BY i.indexrelid",
-        parameters=(target.sql,),
+        (target.sql,),
     )
     if set(pk) not in [set(r[0]) for r in cur.fetchall()]:
         raise StepError(
@@ -183,3 +190,19 @@ def _require_unique_key(cur: Cursor, target: _Target, pk: list[str]) -> None:
             f"table '{target.label}' has no PRIMARY KEY or UNIQUE constraint on "
             f"({', '.join(pk)}), so upsert cannot match rows; add one or change `primary_key`",
         )
+
+
+# The key of a freshly loaded table is built in one sort; with PostgreSQL's default
+# maintenance_work_mem (64MB) a million keys already spill to disk. Raised for this transaction
+# only, never lowered.
+INDEX_BUILD_MEMORY = 256 << 20
+
+
+def _add_primary_key(cur: Cursor, qualified: str, pk: list[str]) -> None:
+    cur.execute(
+        "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) < $1", (INDEX_BUILD_MEMORY,)
+    )
+    row = cur.fetchone()
+    if row and row[0]:
+        cur.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY >> 20}MB'")
+    cur.execute(primary_key_sql(qualified, pk))
