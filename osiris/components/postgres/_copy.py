@@ -273,7 +273,9 @@ def _array(arr: pa.Array, element: Wire, oid: int) -> list[pa.Array]:
         encoded = pc.binary_join_element_wise(*_parts(values, element), b"")
     else:
         encoded = pa.array([], pa.binary())
-    lists = pa.ListArray.from_arrays(arr.offsets, encoded, mask=arr.is_null())
+    # a fresh offsets array: from_arrays takes no null mask with a sliced one
+    offsets = pa.array(arr.offsets.to_numpy(zero_copy_only=False))
+    lists = pa.ListArray.from_arrays(offsets, encoded, mask=arr.is_null())
     joined = pc.binary_join(lists, b"")
     counts = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
     sizes = pc.binary_length(joined).fill_null(0).to_numpy(zero_copy_only=False)
