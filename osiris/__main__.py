@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from osiris.cli import main
+from osiris.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -17,6 +17,7 @@ Usage:
   osiris logs gc (--keep=<n> | --older-than=<days>) [--logs-dir=<dir>] [--dry-run]
   osiris e2b template build [--name=<name>] [--wheel=<file>] [--config=<file>]
   osiris exec <manifest> --workdir=<dir> --input-root=<dir>
+  osiris exec --stdin [--preload=<pipeline>]
   osiris (-h | --help)
   osiris --version
 
@@ -53,16 +54,20 @@ Options:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from osiris import __version__
 from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OsirisError, UsageError
+
+if TYPE_CHECKING:
+    from osiris.runners.local import WarmExecutor
 
 log = logging.getLogger("osiris")
 
@@ -133,16 +138,18 @@ def _params(args: dict[str, Any]) -> dict[str, str]:
 
 
 def _dispatch(args: dict[str, Any]) -> int:
-    from osiris import commands
-
     if args["exec"]:
-        from osiris.executor import exec_manifest
+        from osiris.executor import exec_manifest, serve_stdin
 
+        if args["--stdin"]:
+            return serve_stdin(Path(args["--preload"]) if args["--preload"] else None)
         return exec_manifest(
             Path(args["<manifest>"]),
             workdir=Path(args["--workdir"]),
             input_root=Path(args["--input-root"]),
         )
+    from osiris import commands
+
     if args["components"]:
         if args["list"]:
             return commands.components_list(as_json=args["--json"])
@@ -150,6 +157,16 @@ def _dispatch(args: dict[str, Any]) -> int:
     if args["logs"]:
         return commands.logs(args)
 
+    if args["run"]:
+        from osiris.runners.local import WarmExecutor
+
+        # started before the (slow) config and compile, so its imports run alongside them
+        warm = WarmExecutor.start_for(args) if not args["--dry-run"] else None
+        try:
+            return _run(args, warm)
+        finally:
+            if warm is not None:
+                warm.discard()
     from osiris.config import load_config
 
     config_file = Path(args["--config"]) if args.get("--config") else None
@@ -172,6 +189,15 @@ def _dispatch(args: dict[str, Any]) -> int:
         return commands.compile_one(
             Path(args["<pipeline>"][0]), loaded=loaded, params=_params(args), out=out, fmt=fmt
         )
+    raise AssertionError(f"unhandled command: {args}")
+
+
+def _run(args: dict[str, Any], warm: WarmExecutor | None) -> int:
+    from osiris import commands
+    from osiris.config import load_config
+
+    config_file = Path(args["--config"]) if args.get("--config") else None
+    loaded = load_config(config_file=config_file, cli=_cli_overrides(args))
     return commands.run(
         Path(args["<pipeline>"][0]),
         loaded=loaded,
@@ -180,11 +206,28 @@ def _dispatch(args: dict[str, Any]) -> int:
         quiet=args["--quiet"],
         as_json=args["--json"],
         verbose=bool(args["-v"]),
+        warm=warm,
     )
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def entry() -> NoReturn:
+    """The `osiris` command (and `python -m osiris`): `main`, then exit.
+
+    After `run` and `exec` everything the command wrote is closed and flushed, so the process
+    ends at once: tearing down the interpreter (pydantic, pyarrow, numpy, the drivers) adds
+    tens of milliseconds to every pipeline run and does nothing useful.
+    """
+    code = main()
+    if sys.argv[1:2] in (["run"], ["exec"]):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

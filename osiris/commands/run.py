@@ -15,6 +15,7 @@ from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError, UsageError
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
     from osiris.runners import RunResult
+    from osiris.runners.local import WarmExecutor
     from osiris.session import Session
 
 
@@ -30,8 +31,10 @@ def run(
     quiet: bool,
     as_json: bool,
     verbose: bool,
+    warm: WarmExecutor | None = None,
 ) -> int:
     from osiris.runners import PreparedRun, get_runner
+    from osiris.runners.local import LocalRunner
     from osiris.session import Masker, Session
 
     try:
@@ -87,6 +90,8 @@ def run(
         prepared = PreparedRun(manifest, path.parent.resolve(), env, dry_run=dry_run)
         try:
             with runner_cls.from_config(loaded.config) as runner:
+                if warm is not None and isinstance(runner, LocalRunner):
+                    runner.adopt(warm)
                 result = runner.run(prepared, session, on_progress=console.progress)
         except Exception:
             from osiris.commands.crash import report_crash

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-__all__ = ["exec_manifest"]
+__all__ = ["exec_manifest", "serve_stdin"]
 
-from osiris.executor.main import exec_manifest
+from osiris.executor.main import exec_manifest, serve_stdin

@@ -9,6 +9,7 @@ not a sandbox: the child runs as the same user; see docs/runners.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import shutil
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -50,12 +52,79 @@ PASSTHROUGH_ENV = (
 KILL_ESCALATION = ((signal.SIGINT, 2.0), (signal.SIGTERM, 2.0), (signal.SIGKILL, 1.0))
 
 
-def child_environment(prepared: PreparedRun, parent: dict[str, str]) -> dict[str, str]:
+def child_environment(prepared: PreparedRun | None, parent: Mapping[str, str]) -> dict[str, str]:
+    """The executor's environment: a few of the parent's variables plus the manifest's."""
     env = {k: parent[k] for k in PASSTHROUGH_ENV if k in parent}
-    env.update(prepared.env)
+    if prepared is not None:
+        env.update(prepared.env)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     return env
+
+
+class WarmExecutor:
+    """An executor started before `osiris run` has loaded its config and compiled the pipeline.
+
+    Starting Python and importing pyarrow and the database drivers takes a few hundred
+    milliseconds; `osiris exec --stdin` does that on another core while the CLI works, and the
+    LocalRunner then sends it the run (manifest path, directories, and the manifest's
+    environment variables, secrets included) over its stdin pipe. Its own environment is only
+    the pass-through variables. If the run does not go to a LocalRunner after all (another
+    executor, a compile error, Ctrl-C), `discard` closes its stdin and it exits.
+    """
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self._taken = False
+
+    @classmethod
+    def start_for(
+        cls, args: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> WarmExecutor | None:
+        """Start one for `osiris run` args, unless the run will not use the LocalRunner."""
+        env = os.environ if environ is None else environ
+        chosen = args.get("--executor") or env.get("OSIRIS_RUNNER__EXECUTOR") or "local"
+        if chosen != "local" or env.get("OSIRIS_WARM_START", "1") == "0":
+            return None
+        pipeline = Path(args["<pipeline>"][0]).resolve()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "osiris", "exec", "--stdin", f"--preload={pipeline}"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_environment(None, env),
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                start_new_session=True,
+            )
+        except OSError:
+            return None  # the run starts the executor the usual way
+        return cls(proc)
+
+    def hand_over(self, request: dict[str, Any]) -> subprocess.Popen[str]:
+        """Send the run; the process is the caller's from now on. OSError if it already died."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.close()
+        self._taken = True
+        return self.proc
+
+    def discard(self) -> None:
+        """End it unless it was handed over (idempotent)."""
+        if self._taken:
+            return
+        self._taken = True
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
 
 
 class LocalRunner(Runner):
@@ -66,6 +135,11 @@ class LocalRunner(Runner):
         self._proc: subprocess.Popen[str] | None = None
         self._workdir: Path | None = None
         self._pid: int | None = None
+        self._warm: WarmExecutor | None = None
+
+    def adopt(self, warm: WarmExecutor) -> None:
+        """Run the next run in `warm` (started by the CLI) rather than in a new process."""
+        self._warm = warm
 
     def _prepare(self, prepared: PreparedRun, session: Session) -> None:
         self._workdir = (session.path / "work").resolve()
@@ -90,22 +164,7 @@ class LocalRunner(Runner):
 
     def _execute(self, prepared: PreparedRun, session: Session, relay: ProgressRelay) -> int:
         limits = prepared.limits
-        try:
-            self._proc = subprocess.Popen(
-                self._command(prepared),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                env=self._env,
-                cwd=self._workdir,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise RunnerError(f"could not start the executor: {exc}") from exc
+        self._proc = self._warm_process(prepared) or self._start(prepared)
         self._pid = self._proc.pid
         session.update(executor_pid=self._pid)
         lines: queue.Queue[Item] = queue.Queue()
@@ -121,6 +180,44 @@ class LocalRunner(Runner):
         code = self._proc.wait()
         self._kill_group(signal.SIGKILL)  # nothing the executor started outlives it
         return code
+
+    def _start(self, prepared: PreparedRun) -> subprocess.Popen[str]:
+        try:
+            return subprocess.Popen(
+                self._command(prepared),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=self._env,
+                cwd=self._workdir,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise RunnerError(f"could not start the executor: {exc}") from exc
+
+    def _warm_process(self, prepared: PreparedRun) -> subprocess.Popen[str] | None:
+        warm, self._warm = self._warm, None
+        if warm is None:
+            return None
+        assert self._workdir is not None
+        if warm.proc.poll() is not None:
+            warm.discard()
+            return None  # it died while waiting (killed, out of memory): start afresh
+        request = {
+            "manifest": str(self._workdir / "manifest.json"),
+            "workdir": str(self._workdir),
+            "input_root": str(prepared.input_root),
+            "env": prepared.env,
+        }
+        try:
+            return warm.hand_over(request)
+        except OSError:
+            warm.discard()
+            return None
 
     def _kill_group(self, sig: signal.Signals) -> None:
         if self._pid is not None:

@@ -118,6 +118,11 @@ def _guarded(reader: pa.RecordBatchReader, failures: list[Exception]) -> pa.Reco
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
+def warm() -> None:
+    """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
+    import duckdb  # noqa: F401
+
+
 def run(ctx: StepContext) -> pa.RecordBatchReader:
     import duckdb
     import pyarrow as pa

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 25_000
 
 
+def warm() -> None:
+    """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
+    import connectorx  # noqa: F401
+    import pymysql  # noqa: F401
+
+
 def run(ctx: StepContext) -> pa.RecordBatchReader:
     cfg = ctx.config
     if bool(cfg.get("table")) == bool(cfg.get("query")):

@@ -64,6 +64,11 @@ class _Target:
                 self.execute(sql)
 
 
+def warm() -> None:
+    """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
+    import pymysql  # noqa: F401
+
+
 def run(ctx: StepContext) -> None:
     import pymysql
 

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 100_000
 
 
+def warm() -> None:
+    """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
+    import adbc_driver_postgresql.dbapi  # noqa: F401
+
+
 def run(ctx: StepContext) -> pa.RecordBatchReader:
     import adbc_driver_manager
     import pyarrow as pa

@@ -48,6 +48,13 @@ class _Target:
         return f"{self.schema}.{self.name}"
 
 
+def warm() -> None:
+    """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
+    import numpy  # noqa: F401
+    import psycopg  # noqa: F401
+    import pyarrow.compute  # noqa: F401
+
+
 def run(ctx: StepContext) -> None:
     import psycopg
 
