@@ -62,7 +62,7 @@ def test_the_executor_is_warm_started_and_gets_secrets_only_over_its_pipe(tmp_pa
     pid = _executor_pid(tmp_path)
     cmdline = _cmdline(pid)
     initial_env = Path(f"/proc/{pid}/environ").read_bytes()
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     if warm:
         assert cmdline[2:5] == ["osiris", "exec", "--stdin"]
