@@ -103,8 +103,8 @@ def exec_manifest(
     input_root: Path,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    # numpy (which pyarrow imports) starts an OpenBLAS thread per core that spins while idle;
-    # the data path needs no BLAS, so one thread. A value set by the user is kept.
+    # numpy (which pyarrow imports when it is installed) starts an OpenBLAS thread per core
+    # that spins while idle; the data path needs no BLAS, so one thread. A user's value is kept.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from osiris.executor.engine import execute
 

@@ -1,4 +1,4 @@
-"""The binary COPY encoding of postgres.writer, checked value by value against the real server.
+"""postgres.writer's binary COPY (pgpq), checked value by value against the real server.
 
 Generated tables go through the writer step into PostgreSQL and are read back with psycopg;
 every value must come back as it went in (floats bit for bit, NaN and infinities included).
@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from osiris.components.api import StepError
-from osiris.components.postgres import _copy
 from testing import db
 
 pytestmark = pytest.mark.db
@@ -130,26 +129,6 @@ def test_intervals_keep_months_days_and_microseconds(tmp_path, pg):
         ("-00:00:00.000001",),
         (None,),
     ]
-
-
-def test_a_batch_above_the_chunk_limit_is_sent_in_slices(tmp_path, pg, monkeypatch):
-    rows = 1000
-    table = pa.table(
-        {
-            "id": pa.array(range(rows), pa.int64()),
-            "word": [f"w{i}" * (i % 7) for i in range(rows)],
-            "ints": [[i, None] if i % 3 else [] for i in range(rows)],
-        }
-    )
-    assert len(list(_copy.encode(list(table.to_batches()[0].columns), _wires()))) == 1
-    monkeypatch.setattr(_copy, "MAX_CHUNK_BYTES", 4096)
-    assert len(list(_copy.encode(list(table.to_batches()[0].columns), _wires()))) > 5
-    write(tmp_path, pg, table, batch_rows=rows)
-    assert read_back(pg, table) == [tuple(r.values()) for r in table.to_pylist()]
-
-
-def _wires() -> list[_copy.Wire]:
-    return [_copy.Wire("int8"), _copy.Wire("bytes"), _copy.Wire("array", _copy.Wire("int8"), 20)]
 
 
 def test_a_decimal_wider_than_its_declared_precision_is_refused_by_the_server(tmp_path, pg):

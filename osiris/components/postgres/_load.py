@@ -1,10 +1,11 @@
 """Loading an Arrow stream into an existing PostgreSQL table with binary COPY (psycopg).
 
 Binary COPY needs each value in exactly the wire format of its column's type, so every input
-column is first cast to the Arrow type that matches that format (int64 into an `integer` column
-becomes int32), then encoded by `_copy` a column at a time. Columns whose type has no such
-encoding here (uuid, inet, enums, numeric from floats, ...) go as text into a temporary table and
-are cast by PostgreSQL on the way into the target.
+column is first cast to the Arrow type that pgpq encodes as that type (int64 into an `integer`
+column becomes int32); pgpq (Rust) turns each batch into COPY rows, and psycopg sends them.
+Columns whose type has no such Arrow counterpart (uuid, inet, enums, numeric from floats or
+wider than 38 digits, intervals with months) go as text into a temporary table and are cast by
+PostgreSQL on the way into the target.
 """
 
 from __future__ import annotations
@@ -12,28 +13,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from osiris.components.api import StepError
 from osiris.components.postgres._conn import quote_ident
-from osiris.components.postgres._copy import SIGNATURE, TRAILER, Wire, encode
 from osiris.components.postgres._types import CATALOG_SQL, SCALARS
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pgpq import ArrowToPostgresBinaryEncoder
     from psycopg import Cursor
 
-# the Arrow type each PostgreSQL type is sent as in binary COPY, and its encoding in _copy
+# the Arrow type each PostgreSQL type is sent as in binary COPY
 _WIRE = {**SCALARS, "json": "string"}
-_KIND = {
-    "int2": "int2",
-    "int4": "int4",
-    "int8": "int8",
-    "float4": "float4",
-    "float8": "float8",
-    "bool": "bool",
-    "date": "date",
-}
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,6 @@ class TargetColumn:
     typname: str
     declared: str  # format_type(), e.g. "character varying(64)"
     element: str  # element typname of an array type
-    element_oid: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,14 +41,14 @@ class _Plan:
     name: str
     wire: pa.DataType
     convert: Callable[[pa.Array], pa.Array]
-    encoding: Wire
     text: bool  # goes through a temporary text column and a CAST
+    jsonb: bool = False
 
 
 def target_columns(cur: Cursor, schema: str, table: str) -> dict[str, TargetColumn]:
     """The table's columns by name, in order; empty when there is no such table."""
     cur.execute(CATALOG_SQL, (schema, table))
-    return {r[0]: TargetColumn(r[0], r[1], r[4], r[5], r[7]) for r in cur.fetchall()}
+    return {r[0]: TargetColumn(r[0], r[1], r[4], r[5]) for r in cur.fetchall()}
 
 
 def load(
@@ -98,14 +89,33 @@ def load(
 def _copy(
     cur: Cursor, into: str, names: str, reader: pa.RecordBatchReader, plans: list[_Plan]
 ) -> None:
-    wires = [p.encoding for p in plans]
+    import pyarrow as pa
+
+    encoder = _encoder(plans)
+    wire = pa.schema([pa.field(p.name, p.wire) for p in plans])
     with cur.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(SIGNATURE)
+        copy.write(encoder.write_header())
         for batch in reader:
             arrays = [p.convert(col) for p, col in zip(plans, batch.columns, strict=True)]
-            for chunk in encode(arrays, wires):
-                copy.write(memoryview(chunk))
-        copy.write(TRAILER)
+            copy.write(encoder.write_batch(pa.RecordBatch.from_arrays(arrays, schema=wire)))
+        copy.write(encoder.finish())
+
+
+def _encoder(plans: list[_Plan]) -> ArrowToPostgresBinaryEncoder:
+    import pgpq
+    import pyarrow as pa
+    from pgpq.encoders import StringEncoderBuilder
+    from pgpq.schema import Jsonb
+
+    builders: dict[str, Any] = {}
+    for p in plans:
+        field = pa.field(p.name, p.wire)
+        if p.jsonb:
+            builders[p.name] = StringEncoderBuilder.new_with_output(field, Jsonb())
+        else:
+            builders[p.name] = pgpq.ArrowToPostgresBinaryEncoder.infer_encoder(field)
+    schema = pa.schema([pa.field(p.name, p.wire) for p in plans])
+    return pgpq.ArrowToPostgresBinaryEncoder.new_with_encoders(schema, builders)
 
 
 def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
@@ -118,31 +128,42 @@ def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
         source = source.value_type
     typ = target.typname
     wire: pa.DataType | None = None
-    encoding = Wire("bytes")
     if typ in _WIRE:
         wire = getattr(pa, _WIRE[typ])()
-        encoding = Wire(_KIND.get(typ, "bytes"))
-    elif typ == "numeric" and pa.types.is_decimal(source) and source.scale >= 0:
-        wire, encoding = source, Wire("numeric")
+    elif typ == "numeric" and pa.types.is_decimal128(source) and source.scale >= 0:
+        wire = source
     elif typ == "numeric" and pa.types.is_integer(source):
-        wire, encoding = pa.decimal128(20, 0), Wire("numeric")
+        wire = pa.decimal128(20, 0)
     elif typ in ("timestamp", "timestamptz"):
         wire = pa.timestamp("us", "UTC" if typ == "timestamptz" else None)
-        encoding = Wire("timestamp")
     elif typ == "time":
-        wire, encoding = pa.time64("us"), Wire("time")
+        wire = pa.time64("us")
+    elif typ == "interval" and pa.types.is_duration(source):
+        wire = pa.duration("us")
     elif typ == "interval" and pa.types.is_interval(source):
-        wire, encoding = source, Wire("interval")
+        # months and days have no duration; PostgreSQL parses the text
+        return _Plan(field.name, pa.string(), _interval_text, text=True)
     elif typ == "jsonb" and _is_text(source):
-        wire, encoding = pa.string(), Wire("jsonb")
+        return _Plan(field.name, pa.string(), _caster(field.name, pa.string()), False, jsonb=True)
     elif target.element in _WIRE and (pa.types.is_list(source) or pa.types.is_large_list(source)):
         wire = pa.list_(getattr(pa, _WIRE[target.element])())
-        element = Wire(_KIND.get(target.element, "bytes"))
-        encoding = Wire("array", element, target.element_oid)
     text = wire is None
     wire = wire or pa.string()
     _check_castable(field, source, wire, target)
-    return _Plan(field.name, wire, _caster(field.name, wire), encoding, text=text)
+    return _Plan(field.name, wire, _caster(field.name, wire), text=text)
+
+
+def _interval_text(arr: pa.Array) -> pa.Array:
+    import pyarrow as pa
+
+    def text(v: pa.MonthDayNano | None) -> str | None:
+        if v is None:
+            return None
+        months, days, nanos = v
+        micros = abs(nanos) // 1000 * (1 if nanos >= 0 else -1)  # toward zero
+        return f"{months} mons {days} days {micros} microseconds"
+
+    return pa.array([text(v) for v in _plain(arr).to_pylist()], pa.string())
 
 
 def _is_text(t: pa.DataType) -> bool:

@@ -46,8 +46,7 @@ SELECT a.attname, t.typname, a.atttypmod, a.attnotnull, format_type(a.atttypid, 
        COALESCE(e.typname, ''),
        -- int2vector subscripts start at 0; 0 here means "not in the primary key"
        COALESCE(array_position(i.indkey::int2[], a.attnum)
-                - array_lower(i.indkey::int2[], 1) + 1, 0),
-       COALESCE(e.oid, 0)::int8
+                - array_lower(i.indkey::int2[], 1) + 1, 0)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -50,9 +50,8 @@ class _Target:
 
 def warm() -> None:
     """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
-    import numpy  # noqa: F401
+    import pgpq  # noqa: F401
     import psycopg  # noqa: F401
-    import pyarrow.compute  # noqa: F401
 
 
 def run(ctx: StepContext) -> None:
