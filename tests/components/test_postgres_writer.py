@@ -164,7 +164,8 @@ def test_append_casts_to_the_types_of_an_existing_table(tmp_path, pg):
         pg,
         "CREATE TYPE mood AS ENUM ('happy', 'sad')",
         "CREATE TABLE t (id smallint PRIMARY KEY, uid uuid, addr inet, feel mood, "
-        "amount numeric(6,2), at timestamptz, tags text[], extra text DEFAULT 'dflt')",
+        "amount numeric(6,2), at timestamptz, tags text[], codes varchar(4)[], "
+        "extra text DEFAULT 'dflt')",
     )
     data = pa.table(
         {
@@ -175,12 +176,14 @@ def test_append_casts_to_the_types_of_an_existing_table(tmp_path, pg):
             "amount": [1.25, None],
             "at": pa.array([dt.datetime(2024, 1, 1, 12), None], pa.timestamp("us")),
             "tags": pa.array([["a", "b"], None], pa.list_(pa.large_string())),
+            "codes": pa.array([["x1", None], []], pa.list_(pa.string())),
         }
     )
     write(tmp_path, pg, data)
     assert db.postgres_query(
         pg,
-        "SELECT id, uid::text, addr::text, feel::text, amount, at, tags, extra FROM t ORDER BY id",
+        "SELECT id, uid::text, addr::text, feel::text, amount, at, tags, codes, extra FROM t "
+        "ORDER BY id",
     ) == [
         (
             1,
@@ -190,9 +193,10 @@ def test_append_casts_to_the_types_of_an_existing_table(tmp_path, pg):
             Decimal("1.25"),
             dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC),
             ["a", "b"],
+            ["x1", None],
             "dflt",
         ),
-        (2, None, None, "happy", None, None, None, "dflt"),
+        (2, None, None, "happy", None, None, None, [], "dflt"),
     ]
 
 

@@ -4,8 +4,8 @@ Binary COPY needs each value in exactly the wire format of its column's type, so
 column is first cast to the Arrow type that pgpq encodes as that type (int64 into an `integer`
 column becomes int32); pgpq (Rust) turns each batch into COPY rows, and psycopg sends them.
 Columns whose type has no such Arrow counterpart (uuid, inet, enums, numeric from floats or
-wider than 38 digits, intervals with months) go as text into a temporary table and are cast by
-PostgreSQL on the way into the target.
+wider than 38 digits, intervals with months, arrays of varchar) go as text (or text[]) into a
+temporary table and are cast by PostgreSQL on the way into the target.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class _Plan:
     name: str
     wire: pa.DataType
     convert: Callable[[pa.Array], pa.Array]
-    text: bool  # goes through a temporary text column and a CAST
+    # the column type in a temporary table the values go through (then a CAST into the
+    # target); None: straight into the target
+    stage: str | None = None
     jsonb: bool = False
 
 
@@ -67,18 +69,16 @@ def load(
     plans = [_plan(f, targets[f.name]) for f in reader.schema]
     into = quote_ident(table) if temporary else f"{quote_ident(schema)}.{quote_ident(table)}"
     names = ", ".join(quote_ident(p.name) for p in plans)
-    if not any(p.text for p in plans):
+    if not any(p.stage for p in plans):
         _copy(cur, into, names, reader, plans)
         return
     tmp = quote_ident(f"osiris_load_{secrets.token_hex(4)}")
-    cols = ", ".join(
-        f"{quote_ident(p.name)} {'text' if p.text else targets[p.name].declared}" for p in plans
-    )
+    cols = ", ".join(f"{quote_ident(p.name)} {p.stage or targets[p.name].declared}" for p in plans)
     cur.execute(f"CREATE TEMPORARY TABLE {tmp} ({cols}) ON COMMIT DROP")
     _copy(cur, f"pg_temp.{tmp}", names, reader, plans)
     exprs = ", ".join(
         f"CAST({quote_ident(p.name)} AS {targets[p.name].declared})"
-        if p.text
+        if p.stage
         else quote_ident(p.name)
         for p in plans
     )
@@ -142,15 +142,20 @@ def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
         wire = pa.duration("us")
     elif typ == "interval" and pa.types.is_interval(source):
         # months and days have no duration; PostgreSQL parses the text
-        return _Plan(field.name, pa.string(), _interval_text, text=True)
+        return _Plan(field.name, pa.string(), _interval_text, stage="text")
     elif typ == "jsonb" and _is_text(source):
-        return _Plan(field.name, pa.string(), _caster(field.name, pa.string()), False, jsonb=True)
+        return _Plan(field.name, pa.string(), _caster(field.name, pa.string()), jsonb=True)
     elif target.element in _WIRE and (pa.types.is_list(source) or pa.types.is_large_list(source)):
         wire = pa.list_(getattr(pa, _WIRE[target.element])())
-    text = wire is None
+        # binary arrays name their element type, and pgpq sends strings as text: arrays of
+        # varchar, char, name or json load as text[] and are cast
+        if _WIRE[target.element] == "string" and target.element != "text":
+            _check_castable(field, source, wire, target)
+            return _Plan(field.name, wire, _caster(field.name, wire), stage="text[]")
+    stage = "text" if wire is None else None
     wire = wire or pa.string()
     _check_castable(field, source, wire, target)
-    return _Plan(field.name, wire, _caster(field.name, wire), text=text)
+    return _Plan(field.name, wire, _caster(field.name, wire), stage=stage)
 
 
 def _interval_text(arr: pa.Array) -> pa.Array:
