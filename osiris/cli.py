@@ -53,6 +53,7 @@ Options:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -224,8 +225,9 @@ def entry() -> NoReturn:
     code = main()
     if sys.argv[1:2] in (["run"], ["exec"]):
         logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):  # a reader that went away
+                stream.flush()
         os._exit(code)
     raise SystemExit(code)
 
