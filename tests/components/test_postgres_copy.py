@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -28,9 +28,10 @@ TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs"
 
 
 def _decimals(precision: int, scale: int) -> st.SearchStrategy[Decimal]:
-    # the largest value with these digits: 999.99 for (5, 2), .9999 for (4, 4)
-    bound = Decimal("9" * (precision - scale) + "." + "9" * scale)
-    return st.decimals(-bound, bound, places=scale, allow_nan=False, allow_infinity=False)
+    # from integers, so no value is rounded by a 28-digit decimal context on the way
+    exact = Context(prec=100)
+    top = 10**precision - 1
+    return st.integers(-top, top).map(lambda n: Decimal(n).scaleb(-scale, exact))
 
 
 COLUMNS: dict[str, tuple[pa.DataType, st.SearchStrategy[Any]]] = {
