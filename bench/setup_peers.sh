@@ -22,10 +22,11 @@ venv() {  # venv DIR CHECK-IMPORT PACKAGES...
   "$dir/bin/pip" install --quiet "$@"
 }
 
-# connectorx -> ADBC baseline, and the naive pandas peer (same interpreter, separate from osiris).
-venv /tmp/venv-py "import connectorx, adbc_driver_postgresql, pandas, sqlalchemy, psycopg2" \
+# connectorx -> ADBC baseline, and the naive pandas peer (same interpreter, separate from osiris);
+# pgpq and psycopg for bench/experiments/copy_encoders.py.
+venv /tmp/venv-py "import connectorx, adbc_driver_postgresql, pandas, sqlalchemy, psycopg2, pgpq, psycopg" \
   'connectorx==0.4.6' 'adbc-driver-postgresql==1.13.0' 'pyarrow==26.0.1' \
-  'pandas' 'sqlalchemy' 'psycopg2-binary' 'pymysql'
+  'pandas' 'sqlalchemy' 'psycopg2-binary' 'pymysql' 'pgpq==0.12.0' 'psycopg[binary]'
 
 # dlt 1.31 with the sql_database source (pyarrow backend) and the postgres destination.
 venv /tmp/venv-dlt "import dlt, pymysql, pyarrow; assert dlt.__version__.startswith('1.31')" \
