@@ -70,3 +70,18 @@ def test_components_list_and_show(capsys):
 
     assert main(["components", "show", "nope.nothing"]) == 2
     assert "unknown component 'nope.nothing'" in capsys.readouterr().err
+
+
+def test_load_driver_reads_only_the_spec_it_needs_and_falls_back_to_the_registry():
+    from osiris.components import load_driver
+
+    # a built-in whose spec names another package's driver (Supabase runs the Postgres code)
+    assert load_driver("supabase.writer").__name__ == "osiris.components.postgres.writer.driver"
+    assert load_driver("filesystem.csv_writer").__name__ == (
+        "osiris.components.filesystem.csv_writer.driver"
+    )
+    # registered through an entry point: found through the registry
+    assert load_driver("testkit.probe").__name__ == "osiris_testkit.probe.driver"
+    with pytest.raises(UsageError) as err:
+        load_driver("nosuch.thing")
+    assert err.value.message == "unknown component 'nosuch.thing'"

@@ -132,3 +132,29 @@ def test_exec_stdin_without_a_run_exits_quietly(tmp_path):
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_runner_cpu_pins_every_thread_of_a_warm_executor(tmp_path):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs at least two CPUs to see a limit")
+    write_pipeline(
+        tmp_path,
+        """
+        oml_version: "0.1.0"
+        name: pinned
+        steps:
+          - id: nap
+            component: testkit.sleeper
+            mode: extract
+            config: {seconds: 0, report_cpus: true}
+        """,
+    )
+    (tmp_path / "osiris.yaml").write_text("runner:\n  cpu: 1\n")
+    result = osiris_cli("run", "pipeline.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    session = next(p for p in (tmp_path / "logs").iterdir() if p.is_dir())
+    lines = (session / "artifacts" / "stdout.txt").read_text().splitlines()
+    cpus = [line.split(" cpus ")[1] for line in lines if line.startswith("thread ")]
+    # the warm executor imported pyarrow before it knew the limit; its threads are pinned too
+    assert len(cpus) >= 2
+    assert len(set(cpus)) == 1 and cpus[0].count(",") == 0

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def run(ctx):
     import pyarrow as pa
 
     cfg = ctx.config
+    if cfg.get("report_cpus"):
+        for task in sorted(Path("/proc/self/task").iterdir()):
+            print(f"thread {task.name} cpus {sorted(os.sched_getaffinity(int(task.name)))}")
     if cfg.get("spawn_child"):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         print(f"grandchild pid {child.pid}", flush=True)
