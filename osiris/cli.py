@@ -68,7 +68,7 @@ from osiris import __version__
 from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OsirisError, UsageError
 
 if TYPE_CHECKING:
-    from osiris.runners.local import WarmExecutor
+    from osiris.config import LoadedConfig
 
 log = logging.getLogger("osiris")
 
@@ -162,16 +162,22 @@ def _dispatch(args: dict[str, Any]) -> int:
         from osiris.runners.local import WarmExecutor
 
         # started before the (slow) config and compile, so its imports run alongside them
-        warm = WarmExecutor.start_for(args) if not args["--dry-run"] else None
+        warm = WarmExecutor.start_for(args)
         try:
-            return _run(args, warm)
+            return commands.run(
+                Path(args["<pipeline>"][0]),
+                loaded=_load_config(args),
+                params=_params(args),
+                dry_run=args["--dry-run"],
+                quiet=args["--quiet"],
+                as_json=args["--json"],
+                verbose=bool(args["-v"]),
+                warm=warm,
+            )
         finally:
             if warm is not None:
                 warm.discard()
-    from osiris.config import load_config
-
-    config_file = Path(args["--config"]) if args.get("--config") else None
-    loaded = load_config(config_file=config_file, cli=_cli_overrides(args))
+    loaded = _load_config(args)
     if args["config"]:
         return commands.config_show(loaded, as_json=args["--json"])
     fmt = args.get("--format") or "text"
@@ -193,22 +199,11 @@ def _dispatch(args: dict[str, Any]) -> int:
     raise AssertionError(f"unhandled command: {args}")
 
 
-def _run(args: dict[str, Any], warm: WarmExecutor | None) -> int:
-    from osiris import commands
+def _load_config(args: dict[str, Any]) -> LoadedConfig:
     from osiris.config import load_config
 
     config_file = Path(args["--config"]) if args.get("--config") else None
-    loaded = load_config(config_file=config_file, cli=_cli_overrides(args))
-    return commands.run(
-        Path(args["<pipeline>"][0]),
-        loaded=loaded,
-        params=_params(args),
-        dry_run=args["--dry-run"],
-        quiet=args["--quiet"],
-        as_json=args["--json"],
-        verbose=bool(args["-v"]),
-        warm=warm,
-    )
+    return load_config(config_file=config_file, cli=_cli_overrides(args))
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

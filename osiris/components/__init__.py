@@ -77,17 +77,18 @@ def load_driver(name: str) -> ModuleType:
     family, _, kind = name.partition(".")
     spec_path = _ROOT / family / kind / "spec.yaml"
     if family.isidentifier() and kind.isidentifier() and spec_path.is_file():
-        data = _yaml(spec_path.read_text(encoding="utf-8"))
+        data = load_yaml(spec_path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and data.get("name") == name:
             driver = data.get("driver") or f"osiris.components.{family}.{kind}.driver"
             return importlib.import_module(str(driver))
     return get_registry().require(name).load_driver()
 
 
-def _yaml(text: str) -> Any:
+def load_yaml(text: str) -> Any:
+    """YAML through libyaml's safe loader where available: specs are parsed on every command,
+    in every executor."""
     import yaml
 
-    # libyaml's loader where available: specs are parsed on every command, in every executor
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
@@ -98,7 +99,7 @@ def _load_spec(text: str, origin: str) -> ComponentSpec:
     from osiris.components.spec import ComponentSpec
 
     try:
-        data: Any = _yaml(text)
+        data: Any = load_yaml(text)
         return ComponentSpec.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise UsageError(

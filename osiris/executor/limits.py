@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,20 +36,29 @@ def start_memory_watchdog(memory_mb: int | None, emit: Callable[..., Any]) -> No
     limit = memory_mb * 1024 * 1024
     pgid = os.getpgid(0)
 
-    def watch() -> None:
-        stop = threading.Event()
-        while not stop.wait(CHECK_SECONDS):
-            used = rss_bytes_of_group(pgid)
-            if used > limit:
-                emit(
-                    "limit",
-                    limit="memory_mb",
-                    message=f"the run used {used // (1024 * 1024)} MB, over its memory limit "
-                    f"of {memory_mb} MB",
-                )
-                os._exit(137)
+    def check() -> None:
+        used = rss_bytes_of_group(pgid)
+        if used > limit:
+            emit(
+                "limit",
+                limit="memory_mb",
+                message=f"the run used {used // (1024 * 1024)} MB, over its memory limit "
+                f"of {memory_mb} MB",
+            )
+            os._exit(137)
 
-    threading.Thread(target=watch, name="osiris-memory-watchdog", daemon=True).start()
+    _every_check(check, name="osiris-memory-watchdog")
+
+
+def _every_check(check: Callable[[], None], *, name: str) -> None:
+    """Run `check` every CHECK_SECONDS on a daemon thread, for the life of the process."""
+
+    def loop() -> None:
+        never = threading.Event()  # waited on as a sleep between checks
+        while not never.wait(CHECK_SECONDS):
+            check()
+
+    threading.Thread(target=loop, name=name, daemon=True).start()
 
 
 class ParentWatch:
@@ -67,12 +77,7 @@ class ParentWatch:
 
     def end_group_if_orphaned(self) -> None:
         if self.parent_gone():
-            os.killpg(os.getpgid(0), 9)
+            os.killpg(os.getpgid(0), signal.SIGKILL)
 
     def start(self) -> None:
-        def watch() -> None:
-            stop = threading.Event()
-            while not stop.wait(CHECK_SECONDS):
-                self.end_group_if_orphaned()
-
-        threading.Thread(target=watch, name="osiris-parent-watchdog", daemon=True).start()
+        _every_check(self.end_group_if_orphaned, name="osiris-parent-watchdog")

@@ -82,13 +82,10 @@ def _warm_up(pipeline: Path | None) -> None:
 def _components_of(pipeline: Path | None) -> list[str]:
     if pipeline is None:
         return []
-    try:
-        import yaml
+    from osiris.components import load_yaml
 
-        data = yaml.load(
-            pipeline.read_text(encoding="utf-8"),
-            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
-        )
+    try:
+        data = load_yaml(pipeline.read_text(encoding="utf-8"))
         steps = data.get("steps") if isinstance(data, dict) else None
         names = {s.get("component") for s in steps or [] if isinstance(s, dict)}
     except Exception:  # the compiler reports a broken pipeline properly

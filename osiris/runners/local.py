@@ -62,6 +62,30 @@ def child_environment(prepared: PreparedRun | None, parent: Mapping[str, str]) -
     return env
 
 
+def _spawn(
+    exec_args: list[str], *, env: dict[str, str], stdin: int, cwd: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start `osiris exec ...` in a process group of its own, output piped line by line."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "osiris", "exec", *exec_args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    )
+
+
+def _kill_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
 class WarmExecutor:
     """An executor started before `osiris run` has loaded its config and compiled the pipeline.
 
@@ -81,24 +105,18 @@ class WarmExecutor:
     def start_for(
         cls, args: Mapping[str, Any], environ: Mapping[str, str] | None = None
     ) -> WarmExecutor | None:
-        """Start one for `osiris run` args, unless the run will not use the LocalRunner."""
+        """Start one for `osiris run` args, unless the run will not use the LocalRunner (or
+        is a dry run, which starts no executor)."""
         env = os.environ if environ is None else environ
         chosen = args.get("--executor") or env.get("OSIRIS_RUNNER__EXECUTOR") or "local"
-        if chosen != "local" or env.get("OSIRIS_WARM_START", "1") == "0":
+        if args.get("--dry-run") or chosen != "local" or env.get("OSIRIS_WARM_START", "1") == "0":
             return None
         pipeline = Path(args["<pipeline>"][0]).resolve()
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "osiris", "exec", "--stdin", f"--preload={pipeline}"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            proc = _spawn(
+                ["--stdin", f"--preload={pipeline}"],
                 env=child_environment(None, env),
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
-                start_new_session=True,
+                stdin=subprocess.PIPE,
             )
         except OSError:
             return None  # the run starts the executor the usual way
@@ -121,8 +139,7 @@ class WarmExecutor:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        _kill_group(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
 
@@ -134,6 +151,7 @@ class LocalRunner(Runner):
         self._parent_env = environ
         self._proc: subprocess.Popen[str] | None = None
         self._workdir: Path | None = None
+        self._manifest: Path | None = None
         self._pid: int | None = None
         self._warm: WarmExecutor | None = None
 
@@ -144,23 +162,8 @@ class LocalRunner(Runner):
     def _prepare(self, prepared: PreparedRun, session: Session) -> None:
         self._workdir = (session.path / "work").resolve()
         self._workdir.mkdir(parents=True, exist_ok=True)
-        (self._workdir / "manifest.json").write_text(prepared.manifest.to_json(), encoding="utf-8")
-        parent = dict(os.environ) if self._parent_env is None else self._parent_env
-        self._env = child_environment(prepared, parent)
-
-    def _command(self, prepared: PreparedRun) -> list[str]:
-        assert self._workdir is not None
-        return [
-            sys.executable,
-            "-m",
-            "osiris",
-            "exec",
-            str(self._workdir / "manifest.json"),
-            "--workdir",
-            str(self._workdir),
-            "--input-root",
-            str(prepared.input_root),
-        ]
+        self._manifest = self._workdir / "manifest.json"
+        self._manifest.write_text(prepared.manifest.to_json(), encoding="utf-8")
 
     def _execute(self, prepared: PreparedRun, session: Session, relay: ProgressRelay) -> int:
         limits = prepared.limits
@@ -182,19 +185,16 @@ class LocalRunner(Runner):
         return code
 
     def _start(self, prepared: PreparedRun) -> subprocess.Popen[str]:
+        assert self._workdir is not None and self._manifest is not None
+        parent = os.environ if self._parent_env is None else self._parent_env
+        args = [str(self._manifest), "--workdir", str(self._workdir)]
+        args += ["--input-root", str(prepared.input_root)]
         try:
-            return subprocess.Popen(
-                self._command(prepared),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            return _spawn(
+                args,
+                env=child_environment(prepared, parent),
                 stdin=subprocess.DEVNULL,
-                env=self._env,
                 cwd=self._workdir,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
-                start_new_session=True,
             )
         except OSError as exc:
             raise RunnerError(f"could not start the executor: {exc}") from exc
@@ -203,12 +203,12 @@ class LocalRunner(Runner):
         warm, self._warm = self._warm, None
         if warm is None:
             return None
-        assert self._workdir is not None
+        assert self._workdir is not None and self._manifest is not None
         if warm.proc.poll() is not None:
             warm.discard()
             return None  # it died while waiting (killed, out of memory): start afresh
         request = {
-            "manifest": str(self._workdir / "manifest.json"),
+            "manifest": str(self._manifest),
             "workdir": str(self._workdir),
             "input_root": str(prepared.input_root),
             "env": prepared.env,
@@ -221,8 +221,7 @@ class LocalRunner(Runner):
 
     def _kill_group(self, sig: signal.Signals) -> None:
         if self._pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._pid, sig)
+            _kill_group(self._pid, sig)
 
     def _stop(self) -> None:
         proc = self._proc

@@ -59,7 +59,7 @@ def session_steps(info: SessionInfo, events: list[dict[str, Any]]) -> dict[str, 
             steps[str(step_id)] = dict(step) if isinstance(step, dict) else {}
     seen: dict[str, dict[str, Any]] = {}
     for event in events:
-        step_id, name = event.get("step", event.get("step_id")), event.get("event")
+        step_id, name = event.get("step"), event.get("event")
         if not isinstance(step_id, str):
             continue
         state = seen.setdefault(step_id, {})
@@ -70,7 +70,7 @@ def session_steps(info: SessionInfo, events: list[dict[str, Any]]) -> dict[str, 
             state["duration_ms"] = event.get("duration_ms")
         elif name == "step_failed":
             state.update(status="failed", duration_ms=event.get("duration_ms"))
-            code = event.get("error_code", event.get("code"))
+            code = event.get("error_code")
             state["error"] = {"code": code, "message": event.get("message")}
     for step_id, state in seen.items():
         step = steps.setdefault(step_id, {})
@@ -98,7 +98,7 @@ def _event_lines(events: list[dict[str, Any]]) -> list[str]:
         name = str(event.get("event", ""))
         rest = {k: v for k, v in event.items() if k not in ("ts", "session", "event")}
         # The step names the line best; put it first whatever order the writer used.
-        rest = dict(sorted(rest.items(), key=lambda kv: kv[0] not in ("step", "step_id")))
+        rest = dict(sorted(rest.items(), key=lambda kv: kv[0] != "step"))
         if name in ("run_stdout", "run_stderr") and isinstance(rest.get("line"), str):
             detail = rest.pop("line")
             detail += "".join(f"  {k}={_value(v)}" for k, v in rest.items())

@@ -116,6 +116,7 @@ def test_only_runs_on_the_local_executor_are_warm_started(tmp_path):
     assert WarmExecutor.start_for({**args, "--executor": "e2b"}, environ={}) is None
     assert WarmExecutor.start_for(args, environ={"OSIRIS_RUNNER__EXECUTOR": "e2b"}) is None
     assert WarmExecutor.start_for(args, environ={"OSIRIS_WARM_START": "0"}) is None
+    assert WarmExecutor.start_for({**args, "--dry-run": True}, environ={}) is None
     warm = WarmExecutor.start_for(args, environ={"PATH": os.environ["PATH"]})
     assert warm is not None
     warm.discard()  # closing its stdin before a run is sent ends it
