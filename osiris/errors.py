@@ -35,22 +35,23 @@ class Problem:
     step_id: str | None = None
     hint: str | None = None
 
-    def format(self) -> str:
-        where = self.file or "<input>"
-        if self.line:
-            where += f":{self.line}:{self.col}"
-        parts = [where]
+    def describe(self) -> str:
+        """The finding without its location: "step 'x' → path: message (hint: ...)"."""
+        parts = []
         if self.step_id is not None:
             parts.append(f"step '{self.step_id}'")
         if self.path:
             parts.append(self.path)
-        text = ": ".join(parts[:1]) + ": "
-        if len(parts) > 1:
-            text += " → ".join(parts[1:]) + ": "
-        text += self.message
+        text = " → ".join(parts) + ": " + self.message if parts else self.message
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
+
+    def format(self) -> str:
+        where = self.file or "<input>"
+        if self.line:
+            where += f":{self.line}:{self.col}"
+        return f"{where}: {self.describe()}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

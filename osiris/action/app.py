@@ -87,7 +87,6 @@ def run_action(environ: Mapping[str, str]) -> int:
 
 
 def _execute(inputs: Inputs, environ: Mapping[str, str], report: Report) -> None:
-    report.command = inputs.command
     workspace = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
     cwd = (workspace / inputs.working_directory).resolve()
     if not cwd.is_dir():

@@ -19,7 +19,7 @@ from osiris.action.inputs import Inputs, choose_executor, cli_options, expand_pi
 from osiris.action.report import PipelineResult, Report, StepRow
 from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PipelineError, Problem
 from osiris.session import Masker
-from osiris.session.masking import MIN_SECRET_LENGTH
+from osiris.session.masking import MIN_SECRET_LENGTH, manifest_secrets
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Context",
     "compile_pipelines",
+    "load_action_config",
     "prepare",
     "register_secrets",
     "register_values",
@@ -71,20 +72,13 @@ def prepare(
     Returns the context and the executor notice. Prints nothing but `::add-mask::` lines.
     """
     from osiris.commands.pipeline import compile_with
-    from osiris.config import load_config
 
     paths = expand_pipelines(inputs.pipelines, cwd)
-    overrides: dict[str, Any] = {}
-    if inputs.timeout:
-        overrides["runner.timeout_seconds"] = inputs.timeout
-    if inputs.connections:
-        overrides["connections_file"] = inputs.connections
-    config_file = Path(inputs.config) if inputs.config else None
-    first = load_config(config_file=config_file, cli=overrides)
+    first = load_action_config(inputs)
     executor, why = choose_executor(
         inputs.executor, environ, first.get("runner.executor"), first.sources["runner.executor"]
     )
-    loaded = load_config(config_file=config_file, cli={**overrides, "runner.executor": executor})
+    loaded = load_action_config(inputs, {"runner.executor": executor})
     ctx = Context(inputs, environ, workspace, cwd, loaded, executor, report, paths)
     for path in paths:
         try:
@@ -98,11 +92,27 @@ def prepare(
     return ctx, why
 
 
+def load_action_config(inputs: Inputs, extra: Mapping[str, Any] | None = None) -> LoadedConfig:
+    """The configuration as the inputs set it (config file, timeout, connections file).
+
+    `extra` holds further dotted-key overrides; they win over the inputs'.
+    """
+    from osiris.config import load_config
+
+    overrides: dict[str, Any] = {}
+    if inputs.timeout:
+        overrides["runner.timeout_seconds"] = inputs.timeout
+    if inputs.connections:
+        overrides["connections_file"] = inputs.connections
+    config_file = Path(inputs.config) if inputs.config else None
+    return load_config(config_file=config_file, cli={**overrides, **(extra or {})})
+
+
 def _located(ctx: Context, problem: Problem) -> Problem:
     return dataclasses.replace(problem, file=ctx.rel(problem.file)) if problem.file else problem
 
 
-def register_values(masker: Masker, values: list[str | None]) -> None:
+def register_values(masker: Masker, values: Iterable[str | None]) -> None:
     """Mask `values` in the log now, and in everything the action writes later.
 
     Values too short for the masker (a 2-character "secret" would turn every occurrence of
@@ -117,14 +127,25 @@ def register_values(masker: Masker, values: list[str | None]) -> None:
 
 def register_secrets(ctx: Context, manifests: Iterable[Mapping[str, Any]]) -> None:
     """Mask every secret value the runs of these compiled manifests can see."""
-    values: list[str | None] = []
-    for data in manifests:
-        values += Masker.from_manifest(data, ctx.environ).secrets
+    values = [v for data in manifests for v in manifest_secrets(data, ctx.environ)]
     register_values(ctx.report.masker, values)
 
 
 def _steps(data: Mapping[str, Any]) -> list[StepRow]:
     return [StepRow(s["id"], s["component"], "planned", mode=s["mode"]) for s in data["steps"]]
+
+
+def _compiled_result(ctx: Context, path: str, status: str, code: int) -> PipelineResult:
+    """The result for a pipeline that compiled here, its planned steps listed."""
+    data = ctx.manifests[path]
+    return PipelineResult(
+        ctx.rel(path),
+        status,
+        code,
+        name=data["pipeline"]["name"],
+        fingerprint=data["fingerprint"],
+        steps=_steps(data),
+    )
 
 
 def validate_pipelines(ctx: Context) -> None:
@@ -137,17 +158,7 @@ def validate_pipelines(ctx: Context) -> None:
         if path in ctx.problems:
             ctx.report.pipelines.append(ctx.invalid(path))
             continue
-        data = ctx.manifests[path]
-        ctx.report.pipelines.append(
-            PipelineResult(
-                ctx.rel(path),
-                "valid",
-                0,
-                name=data["pipeline"]["name"],
-                fingerprint=data["fingerprint"],
-                steps=_steps(data),
-            )
-        )
+        ctx.report.pipelines.append(_compiled_result(ctx, path, "valid", 0))
     if code and not ctx.report.exit_code:
         ctx.report.error = f"osiris validate exited with {code}; the step log says why"
         ctx.report.error_code = code
@@ -163,17 +174,8 @@ def compile_pipelines(ctx: Context) -> None:
         argv = ["compile", path, f"--executor={ctx.executor}", *cli_options(ctx.inputs)]
         with workflow.group(f"osiris compile {path}"):
             code = cli.main(argv)
-        data = ctx.manifests[path]
-        ctx.report.pipelines.append(
-            PipelineResult(
-                ctx.rel(path),
-                "compiled" if code == 0 else "error",
-                code,
-                name=data["pipeline"]["name"],
-                fingerprint=data["fingerprint"],
-                steps=_steps(data),
-            )
-        )
+        status = "compiled" if code == 0 else "error"
+        ctx.report.pipelines.append(_compiled_result(ctx, path, status, code))
 
 
 def run_pipelines(ctx: Context) -> None:
@@ -182,6 +184,7 @@ def run_pipelines(ctx: Context) -> None:
 
     logs_dir = ctx.cwd / ctx.loaded.get("logging.logs_dir")
     inputs = ctx.inputs
+    before = _sessions(logs_dir)
     for path in ctx.paths:
         if path in ctx.problems:
             ctx.report.pipelines.append(ctx.invalid(path))
@@ -189,10 +192,11 @@ def run_pipelines(ctx: Context) -> None:
         argv = ["run", path, f"--executor={ctx.executor}", *cli_options(inputs)]
         argv += [f"--timeout={inputs.timeout}"] if inputs.timeout else []
         argv += ["--dry-run"] if inputs.dry_run else []
-        before = _sessions(logs_dir)
         with workflow.group(f"osiris run {path}"):
             code = cli.main(argv)
-        created = sorted(_sessions(logs_dir) - before)
+        after = _sessions(logs_dir)
+        created = sorted(after - before)
+        before = after
         session = logs_dir / created[-1] if created else None
         ctx.report.pipelines.append(_run_result(ctx, path, code, session))
         if code == EXIT_INTERRUPTED:
@@ -218,7 +222,7 @@ def _run_result(ctx: Context, path: str, code: int, session: Path | None) -> Pip
         return PipelineResult(rel, "error", code or EXIT_INTERNAL, error=message)
     info = read_session(session)
     data = info.data
-    name = str((data.get("pipeline") or {}).get("name") or "")
+    name = info.pipeline_name
     result = PipelineResult(
         rel,
         info.status,

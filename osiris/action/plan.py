@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from osiris.action.commands import Context, register_secrets
+from osiris.action.commands import Context, load_action_config, register_secrets
 from osiris.action.plandiff import diff_plans
 from osiris.action.report import PipelineResult
 from osiris.errors import PipelineError, UsageError
@@ -146,10 +146,5 @@ def _base_manifest(
 
 
 def _with_connections(ctx: Context, connections: Path) -> Any:
-    from osiris.config import load_config
-
-    config_file = Path(ctx.inputs.config) if ctx.inputs.config else None
-    cli: dict[str, Any] = {"runner.executor": ctx.executor, "connections_file": str(connections)}
-    if ctx.inputs.timeout:
-        cli["runner.timeout_seconds"] = ctx.inputs.timeout
-    return load_config(config_file=config_file, cli=cli)
+    extra = {"runner.executor": ctx.executor, "connections_file": str(connections)}
+    return load_action_config(ctx.inputs, extra)

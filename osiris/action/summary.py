@@ -154,12 +154,7 @@ def _problems(p: PipelineResult) -> list[str]:
         where = problem.file or p.file
         if problem.line:
             where += f":{problem.line}:{problem.col}"
-        what = [f"step '{problem.step_id}'"] if problem.step_id is not None else []
-        what += [problem.path] if problem.path else []
-        text = " → ".join(what) + ": " + problem.message if what else problem.message
-        if problem.hint:
-            text += f" (hint: {problem.hint})"
-        lines.append(f"| {_cell_code(where)} | {_cell(text)} |")
+        lines.append(f"| {_cell_code(where)} | {_cell(problem.describe())} |")
     return [*lines, ""]
 
 

@@ -92,16 +92,8 @@ def workspace_path(path: Path | str, workspace: Path) -> str:
 
 def problem_annotation(problem: Problem) -> dict[str, Any]:
     """The arguments of the `::error` annotation for a problem whose file is workspace-relative."""
-    parts = []
-    if problem.step_id is not None:
-        parts.append(f"step '{problem.step_id}'")
-    if problem.path:
-        parts.append(problem.path)
-    message = problem.message if not parts else " → ".join(parts) + ": " + problem.message
-    if problem.hint:
-        message += f" (hint: {problem.hint})"
     return {
-        "message": message,
+        "message": problem.describe(),
         "title": "Invalid pipeline",
         "file": problem.file or None,
         "line": problem.line or None,

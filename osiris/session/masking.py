@@ -26,11 +26,11 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "MIN_LINE_LENGTH", "MIN_SECRET_LENGTH", "Masker"]
+__all__ = ["MASK", "MIN_LINE_LENGTH", "MIN_SECRET_LENGTH", "Masker", "manifest_secrets"]
 
 MASK = "***"
 MIN_SECRET_LENGTH = 3
@@ -213,21 +213,34 @@ class Masker:
         connection's secret fields, any literal default written in such a reference, and each
         secret field's resolved value.
         """
-        masker = cls()
-        env = manifest_data.get("env") or {}
-        for name in env.get("secret") or ():
-            masker.add(environ.get(name))
-        for conn in (manifest_data.get("connections") or {}).values():
-            fields = conn.get("fields") or {}
-            for field in conn.get("secret_fields") or ():
-                template = fields.get(field)
-                if not isinstance(template, str):
-                    continue
-                for ref in _ENV_REF.finditer(template):
-                    masker.add(environ.get(ref.group("name")))
-                    masker.add(ref.group("default"))
-                masker.add(_resolve(template, environ))
-        return masker
+        return cls(manifest_secrets(manifest_data, environ))
+
+
+def manifest_secrets(manifest_data: Mapping[str, Any], environ: Mapping[str, str]) -> Iterator[str]:
+    """Every secret value the run described by a manifest can see, as `Masker.from_manifest`
+    registers them: unfiltered (possibly empty, short or repeated) and unsorted.
+
+    The values of the env vars in `env.secret`, of every env var referenced from a connection's
+    secret fields, any literal default written in such a reference, and each secret field's
+    resolved value; unset env vars and references without a default yield nothing.
+    """
+    env = manifest_data.get("env") or {}
+    for name in env.get("secret") or ():
+        yield from _present(environ.get(name))
+    for conn in (manifest_data.get("connections") or {}).values():
+        fields = conn.get("fields") or {}
+        for field in conn.get("secret_fields") or ():
+            template = fields.get(field)
+            if not isinstance(template, str):
+                continue
+            for ref in _ENV_REF.finditer(template):
+                yield from _present(environ.get(ref.group("name")))
+                yield from _present(ref.group("default"))
+            yield _resolve(template, environ)
+
+
+def _present(value: str | None) -> tuple[str, ...]:
+    return () if value is None else (value,)
 
 
 def _is_secret_scalar(value: object) -> bool:
