@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from osiris.components.api import StepError
@@ -38,6 +38,20 @@ def pick_columns(columns: Sequence[C], wanted: Sequence[str] | None, table: str)
     return [by_name[w] for w in wanted]
 
 
+def key_metadata(names: Sequence[str]) -> dict[bytes, bytes]:
+    """Schema metadata recording `names` as the primary key (what `key_columns` reads back)."""
+    return {PRIMARY_KEY: json.dumps(list(names)).encode()}
+
+
+def keyed_schema(fields: Sequence[pa.Field], pk: Sequence[str]) -> pa.Schema:
+    """A schema of `fields` that records `pk` as its primary key if every key column is kept."""
+    import pyarrow as pa
+
+    kept = {f.name for f in fields}
+    meta = key_metadata(pk) if pk and set(pk) <= kept else None
+    return pa.schema(fields, metadata=meta)
+
+
 def key_columns(schema: pa.Schema) -> list[str]:
     """The primary key an extractor recorded in the schema metadata, if any."""
     raw = (schema.metadata or {}).get(PRIMARY_KEY)
@@ -61,3 +75,14 @@ def write_key(cfg: Mapping[str, Any], schema: pa.Schema, mode: str) -> list[str]
             f"columns are {', '.join(schema.names)}",
         )
     return pk or [c for c in key_columns(schema) if c in schema.names]
+
+
+def check_columns(label: str, names: Sequence[str], existing: Container[str]) -> None:
+    """A writer's input may hold only columns the existing table `label` has."""
+    extra = [n for n in names if n not in existing]
+    if extra:
+        raise StepError(
+            "schema.mismatch",
+            f"table '{label}' has no column {', '.join(map(repr, extra))}; add the column, or "
+            "drop it from the input",
+        )

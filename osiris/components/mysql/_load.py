@@ -10,11 +10,12 @@ fails like an INSERT would. Servers that forbid LOCAL INFILE get INSERTs.
 from __future__ import annotations
 
 import bisect
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from osiris.components.api import StepError
-from osiris.components.mysql._conn import Server, quote_ident, translate
+from osiris.components.mysql._conn import Server, error_parts, quote_ident, translate
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,11 +59,15 @@ class Loader:
             "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
             f"LINES TERMINATED BY '\\n' ({columns})"
         )
-        with conn.cursor() as cur:
+
+    @functools.cached_property
+    def _budget(self) -> int:
+        """The most bytes of rows one INSERT statement carries (read when first needed)."""
+        with self.conn.cursor() as cur:
             cur.execute("SELECT @@max_allowed_packet")
             row = cur.fetchone()
         packet = int(row[0]) if row else 4 << 20
-        self._budget = max(64 << 10, min(_STATEMENT_BYTES, packet - (64 << 10)))
+        return max(64 << 10, min(_STATEMENT_BYTES, packet - (64 << 10)))
 
     def write(self, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:
@@ -97,8 +102,9 @@ class Loader:
             try:
                 cur.execute(self._load)
             except pymysql.MySQLError as exc:
-                if exc.args and exc.args[0] in _LOCAL_INFILE_REFUSED:
-                    raise _LocalInfileRefused(" ".join(str(exc.args[-1]).split())) from exc
+                number, text = error_parts(exc)
+                if number in _LOCAL_INFILE_REFUSED:
+                    raise _LocalInfileRefused(text) from exc
                 raise translate(exc, self.srv, writing=True) from exc
             loaded, warnings = cur.rowcount, cur.warning_count
             if warnings or loaded != batch.num_rows:
@@ -117,8 +123,9 @@ class Loader:
         rows = _rows(batch, "sql", ",", "(", "),")
         offsets, data = _buffers(rows)
         view = memoryview(data)
+        spans = _statements(offsets, self._budget)
         with self.conn.cursor() as cur:
-            for start, stop in _statements(offsets, self._budget):
+            for start, stop in spans:
                 # drop the last row's trailing comma
                 values = view[offsets[start] : offsets[stop] - 1]
                 try:

@@ -11,13 +11,12 @@ columns as a JSON list. Writers use them to create faithful tables.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import PRIMARY_KEY
+from osiris.components._columns import keyed_schema
 from osiris.components.api import StepError
 from osiris.components.mysql._conn import quote_ident
 
@@ -79,6 +78,21 @@ def describe_table(conn: Connection, database: str, table: str) -> tuple[list[Co
     return [_column(row, json_columns, table) for row in rows], pk
 
 
+def unique_indexes(conn: Connection, database: str, table: str) -> list[set[str]]:
+    """The column sets of the table's PRIMARY KEY and UNIQUE indexes."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+            (database, table),
+        )
+        rows = cur.fetchall()
+    keys: dict[str, set[str]] = {}
+    for index, column in rows:
+        keys.setdefault(index, set()).add(column)
+    return list(keys.values())
+
+
 def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
     import pyarrow as pa
 
@@ -132,12 +146,14 @@ def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
             f"column '{name}' of table '{table}' has type {column_type}, which Osiris cannot "
             "read; leave it out with `columns`, or convert it in a `query`"
         )
-        return Column(pa.field(name, pa.null()), quoted, _caster(pa.null()), unsupported=why)
+        return Column(pa.field(name, pa.null()), quoted, caster(pa.null()), unsupported=why)
     field = pa.field(name, arrow_type, nullable=nullable == "YES", metadata=meta or None)
-    return Column(field, select, convert or _caster(arrow_type))
+    return Column(field, select, convert or caster(arrow_type))
 
 
-def _caster(arrow_type: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+def caster(arrow_type: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    """A conversion to `arrow_type` (nothing to do for an array of that type already)."""
+
     def cast(arr: pa.Array) -> pa.Array:
         return arr if arr.type == arrow_type else arr.cast(arrow_type)
 
@@ -172,11 +188,7 @@ def _time_converter(name: str) -> Callable[[pa.Array], pa.Array]:
 
 
 def table_schema(columns: list[Column], pk: list[str]) -> pa.Schema:
-    import pyarrow as pa
-
-    kept = {c.field.name for c in columns}
-    meta = {PRIMARY_KEY: json.dumps(pk).encode()} if pk and set(pk) <= kept else None
-    return pa.schema([c.field for c in columns], metadata=meta)
+    return keyed_schema([c.field for c in columns], pk)
 
 
 def query_schema(raw: pa.Schema) -> pa.Schema:

@@ -1,7 +1,7 @@
 """Connecting to PostgreSQL (and Supabase's Postgres), and translating driver errors.
 
 The extractor reads through ADBC (Arrow batches straight from binary COPY); the writer talks
-through psycopg (binary COPY of data encoded by `_copy`, DDL, the transaction).
+through psycopg (binary COPY of rows that pgpq encodes in `_load`, DDL, the transaction).
 
 The connection comes from discrete fields (host, port, user, password, database, sslmode), or
 from `dsn` (a libpq URI or key=value string), or for Supabase from `project_ref`/`url`, which
@@ -185,10 +185,10 @@ def connect_writer(srv: Server) -> psycopg.Connection[Any]:
         raise _connect_error(" ".join(srv.scrub(str(exc)).split()), srv) from None
 
 
-def split_table(table: str, srv: Server) -> tuple[str, str]:
-    """(schema, table) from `table` or `schema.table`; the connection's schema by default."""
+def split_table(table: str, default: str) -> tuple[str, str]:
+    """(schema, table) from `table` or `schema.table`; schema `default` when it names none."""
     schema, _, name = table.rpartition(".")
-    return schema or srv.schema, name
+    return schema or default, name
 
 
 def error_parts(exc: BaseException) -> tuple[str, str, str]:

@@ -54,20 +54,14 @@ def target_columns(cur: Cursor, schema: str, table: str) -> dict[str, TargetColu
 
 
 def load(
-    cur: Cursor,
-    schema: str,
-    table: str,
-    reader: pa.RecordBatchReader,
-    targets: dict[str, TargetColumn],
-    *,
-    temporary: bool = False,
+    cur: Cursor, into: str, reader: pa.RecordBatchReader, targets: dict[str, TargetColumn]
 ) -> None:
-    """Append every batch of `reader` to the table; the caller owns the transaction.
+    """Append every batch of `reader` to the table `into` (quoted, and qualified as needed),
+    whose columns are `targets`; the caller owns the transaction.
 
     An exception raised while reading the input (an upstream failure) is re-raised as it was.
     """
     plans = [_plan(f, targets[f.name]) for f in reader.schema]
-    into = quote_ident(table) if temporary else f"{quote_ident(schema)}.{quote_ident(table)}"
     names = ", ".join(quote_ident(p.name) for p in plans)
     if not any(p.stage for p in plans):
         _copy(cur, into, names, reader, plans)
@@ -91,8 +85,8 @@ def _copy(
 ) -> None:
     import pyarrow as pa
 
-    encoder = _encoder(plans)
     wire = pa.schema([pa.field(p.name, p.wire) for p in plans])
+    encoder = _encoder(plans, wire)
     with cur.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(encoder.write_header())
         for batch in reader:
@@ -101,21 +95,19 @@ def _copy(
         copy.write(encoder.finish())
 
 
-def _encoder(plans: list[_Plan]) -> ArrowToPostgresBinaryEncoder:
+def _encoder(plans: list[_Plan], wire: pa.Schema) -> ArrowToPostgresBinaryEncoder:
+    """pgpq's encoder for batches of schema `wire` (one field per plan, in order)."""
     import pgpq
-    import pyarrow as pa
     from pgpq.encoders import StringEncoderBuilder
     from pgpq.schema import Jsonb
 
     builders: dict[str, Any] = {}
-    for p in plans:
-        field = pa.field(p.name, p.wire)
+    for p, field in zip(plans, wire, strict=True):
         if p.jsonb:
             builders[p.name] = StringEncoderBuilder.new_with_output(field, Jsonb())
         else:
             builders[p.name] = pgpq.ArrowToPostgresBinaryEncoder.infer_encoder(field)
-    schema = pa.schema([pa.field(p.name, p.wire) for p in plans])
-    return pgpq.ArrowToPostgresBinaryEncoder.new_with_encoders(schema, builders)
+    return pgpq.ArrowToPostgresBinaryEncoder.new_with_encoders(wire, builders)
 
 
 def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
@@ -128,6 +120,7 @@ def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
         source = source.value_type
     typ = target.typname
     wire: pa.DataType | None = None
+    stage: str | None = None
     if typ in _WIRE:
         wire = getattr(pa, _WIRE[typ])()
     elif typ == "numeric" and pa.types.is_decimal128(source) and source.scale >= 0:
@@ -150,10 +143,9 @@ def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
         # binary arrays name their element type, and pgpq sends strings as text: arrays of
         # varchar, char, name or json load as text[] and are cast
         if _WIRE[target.element] == "string" and target.element != "text":
-            _check_castable(field, source, wire, target)
-            return _Plan(field.name, wire, _caster(field.name, wire), stage="text[]")
-    stage = "text" if wire is None else None
-    wire = wire or pa.string()
+            stage = "text[]"
+    if wire is None:
+        wire, stage = pa.string(), "text"
     _check_castable(field, source, wire, target)
     return _Plan(field.name, wire, _caster(field.name, wire), stage=stage)
 

@@ -6,16 +6,18 @@ text, tagged, since no Arrow decimal holds every value). Types Arrow has no matc
 timetz, money, enums, ...) are selected as `::text` and tagged with their PostgreSQL name in the
 field metadata `osiris.type`. VARCHAR(n)/CHAR(n) keep `osiris.max_length`; NOT NULL and the
 primary key are kept too (`osiris.primary_key` in the schema metadata), as for MySQL.
+
+The writer uses them too (`_load`): SCALARS gives the Arrow type each column is sent as in
+binary COPY, and CATALOG_SQL reads the target table's columns.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import PRIMARY_KEY
+from osiris.components._columns import keyed_schema
 from osiris.components.postgres._conn import quote_ident
 
 if TYPE_CHECKING:
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
 OSIRIS_TYPE = b"osiris.type"
 MAX_LENGTH = b"osiris.max_length"
 
-SCALARS = {  # PostgreSQL type name -> the pyarrow type factory it reads as
+# PostgreSQL type name -> the pyarrow type factory it reads as (and the writer sends it as)
+SCALARS = {
     "int2": "int16",
     "int4": "int32",
     "int8": "int64",
@@ -154,8 +157,4 @@ def query_columns(schema: pa.Schema) -> list[Column]:
 
 
 def arrow_schema(columns: list[Column], pk: list[str]) -> pa.Schema:
-    import pyarrow as pa
-
-    kept = {c.field.name for c in columns}
-    meta = {PRIMARY_KEY: json.dumps(pk).encode()} if pk and set(pk) <= kept else None
-    return pa.schema([c.field for c in columns], metadata=meta)
+    return keyed_schema([c.field for c in columns], pk)

@@ -13,11 +13,10 @@ and the input's primary key when the query keeps its rows one to one (see `analy
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from osiris.components._columns import PRIMARY_KEY, key_columns
+from osiris.components._columns import key_columns, key_metadata
 from osiris.components.api import StepContext, StepError
 from osiris.components.duckdb.processor import analysis
 
@@ -30,9 +29,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _table_names(step_ids: list[str]) -> dict[str, str]:
-    """Lower-case table name -> step id (DuckDB names are case-insensitive)."""
+def _table_names(step_ids: list[str]) -> dict[str, str] | None:
+    """Lower-case table name -> step id (DuckDB names are case-insensitive), with `input` for
+    a lone input; None for step ids differing only in case, which DuckDB could not tell apart."""
     names = {step.lower(): step for step in step_ids}
+    if len(names) != len(step_ids):
+        return None
     if len(step_ids) == 1 and "input" not in names:
         names["input"] = step_ids[0]
     return names
@@ -42,6 +44,7 @@ def _load_inputs(
     con: duckdb.DuckDBPyConnection,
     readers: dict[str, pa.RecordBatchReader],
     streamed: set[str],
+    names: dict[str, str] | None,
 ) -> None:
     for step_id, reader in readers.items():
         if step_id in streamed:
@@ -50,32 +53,29 @@ def _load_inputs(
         con.register("__osiris_in", reader)
         con.execute(f"CREATE TABLE {_quote(step_id)} AS SELECT * FROM __osiris_in")
         con.unregister("__osiris_in")
-    if len(readers) == 1 and "input" not in {s.lower() for s in readers}:
-        only = next(iter(readers))
+    only = names.get("input") if names else None
+    if only is not None and only.lower() != "input":  # `input` aliases a lone input not so named
         con.execute(f"CREATE TEMP VIEW input AS SELECT * FROM {_quote(only)}")
 
 
-def _streamable(
-    con: duckdb.DuckDBPyConnection, statements: list[dict] | None, step_ids: list[str]
-) -> set[str]:
-    names = _table_names(step_ids)
-    if len(set(names.values())) != len(step_ids) or statements is None:
-        return set()  # step ids differing only in case: DuckDB could not tell them apart
+def _streamable(statements: list[dict] | None, names: dict[str, str] | None) -> set[str]:
+    if names is None or statements is None:
+        return set()
     counts = analysis.scan_counts(statements, names)
     # an input the query never scans is still read to its end, as upstream steps expect
-    return set() if counts is None else {step for step in step_ids if counts[step] == 1}
+    return set() if counts is None else {step for step in names.values() if counts[step] == 1}
 
 
 def _output_schema(
     schema: pa.Schema,
     statements: list[dict] | None,
     inputs: dict[str, pa.Schema],
+    names: dict[str, str] | None,
 ) -> pa.Schema:
     import pyarrow as pa
 
-    names = _table_names(list(inputs))
     found = None
-    if statements is not None and len(set(names.values())) == len(inputs):
+    if statements is not None and names is not None:
         columns = {step: list(s.names) for step, s in inputs.items()}
         found = analysis.lineage(statements, names, columns)
     if found is None or len(found.sources) != len(schema):
@@ -99,7 +99,7 @@ def _output_schema(
         key = key_columns(inputs[found.rows_of])
         if key and all((found.rows_of, column) in passed for column in key):
             renamed = [passed[(found.rows_of, column)] for column in key]
-            metadata = {PRIMARY_KEY: json.dumps(renamed).encode()}
+            metadata = key_metadata(renamed)
     return pa.schema(fields, metadata=metadata)
 
 
@@ -143,10 +143,11 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         con = duckdb.connect(str(db_path), config=settings)
         failures: list[Exception] = []
         readers = {sid: _guarded(h.open(), failures) for sid, h in ctx.inputs.items()}
+        names = _table_names(list(readers))
         statements = analysis.parse(con, cfg["query"])
-        streamed = _streamable(con, statements, list(readers))
+        streamed = _streamable(statements, names)
         ctx.metric("inputs_streamed", len(streamed), "count")
-        _load_inputs(con, readers, streamed)
+        _load_inputs(con, readers, streamed, names)
         relation = con.sql(cfg["query"])
         if relation is None:
             raise StepError("config.invalid", "the query returns no rows; end it with a SELECT")
@@ -161,7 +162,7 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         first = str(exc).splitlines()[0]
         raise StepError(code, f"{first} (tables available: {tables})") from exc
     schema = _output_schema(
-        result.schema, statements, {step: r.schema for step, r in readers.items()}
+        result.schema, statements, {step: r.schema for step, r in readers.items()}, names
     )
     not_null = [i for i, f in enumerate(schema) if not f.nullable]
 

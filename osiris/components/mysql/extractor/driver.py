@@ -23,6 +23,7 @@ from osiris.components.mysql._conn import (
 )
 from osiris.components.mysql._types import (
     Column,
+    caster,
     describe_table,
     query_schema,
     table_schema,
@@ -92,7 +93,7 @@ def _read_table(
     )
     if key is None:
         sql = f"SELECT {', '.join(exprs)}{source}" + _incremental(conn, cfg, where=cfg.get("where"))
-        return _stream(srv, sql, batch_size, schema, converters)
+        return _convert(srv, _open(srv, sql, batch_size), schema, converters)
     names = [c.field.name for c in columns]
     drop_key = key not in names
     if drop_key:
@@ -154,19 +155,11 @@ def _conditions(conn: Connection, cfg: dict[str, Any], *, where: str | None) -> 
     return conditions
 
 
-def _stream(
-    srv: Server,
-    sql: str,
-    batch_size: int,
-    schema: pa.Schema | None = None,
-    converters: list[Callable[[pa.Array], pa.Array]] | None = None,
-) -> pa.RecordBatchReader:
-    """One query, one connectorx stream: it reads ahead of the consumer without a bound."""
+def _stream(srv: Server, sql: str, batch_size: int) -> pa.RecordBatchReader:
+    """A `query` as one connectorx stream (it reads ahead of the consumer without a bound)."""
     raw = _open(srv, sql, batch_size)
-    if schema is None or converters is None:
-        schema = query_schema(raw.schema)
-        converters = [_cast_to(f.type) for f in schema]
-    return _convert(srv, raw, schema, converters)
+    schema = query_schema(raw.schema)
+    return _convert(srv, raw, schema, [caster(f.type) for f in schema])
 
 
 def _open(srv: Server, sql: str, batch_size: int) -> pa.RecordBatchReader:
@@ -208,13 +201,6 @@ def _convert(
             raise
 
     return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _cast_to(arrow_type: pa.DataType) -> Callable[[pa.Array], pa.Array]:
-    def cast(arr: pa.Array) -> pa.Array:
-        return arr if arr.type == arrow_type else arr.cast(arrow_type)
-
-    return cast
 
 
 def _raise_if_panic(exc: BaseException) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from osiris.components.api import StepError
 from osiris.components.mysql._conn import quote_ident
+from osiris.components.mysql._types import unique_indexes
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,7 +63,7 @@ def split_key(
         )
     column = by_name[wanted]
     fits = _is_integer(column) and not column.field.nullable
-    if not fits or not _unique(conn, database, table, wanted):
+    if not fits or {wanted} not in unique_indexes(conn, database, table):
         raise StepError(
             "config.invalid",
             f"`split_by` needs an integer NOT NULL column with a unique index of its own; "
@@ -81,17 +82,6 @@ def _is_integer(column: Column) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_integer(column.field.type))
-
-
-def _unique(conn: Connection, database: str, table: str, column: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND "
-            "TABLE_NAME = %s AND NON_UNIQUE = 0 GROUP BY INDEX_NAME "
-            "HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = %s",
-            (database, table, column),
-        )
-        return bool(cur.fetchall())
 
 
 def key_bounds(

@@ -15,7 +15,7 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import write_key
+from osiris.components._columns import check_columns, write_key
 from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
     Server,
@@ -26,7 +26,7 @@ from osiris.components.mysql._conn import (
     translate,
 )
 from osiris.components.mysql._load import Loader
-from osiris.components.mysql._types import create_table_sql
+from osiris.components.mysql._types import create_table_sql, unique_indexes
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,8 +41,15 @@ class _Target:
         cfg = ctx.config
         self.ctx, self.srv, self.conn = ctx, srv, conn
         self.database, self.name = split_table(cfg["table"], srv)
-        self.sql = f"{quote_ident(self.database)}.{quote_ident(self.name)}"
+        self.sql = self.qualify(self.name)
         self.method = cfg.get("load_method") or "auto"
+
+    def qualify(self, name: str) -> str:
+        return f"{quote_ident(self.database)}.{quote_ident(name)}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.database}.{self.name}"
 
     def loader(self, table_sql: str, schema: pa.Schema) -> Loader:
         return Loader(
@@ -93,12 +100,12 @@ def run(ctx: StepContext) -> None:
         if not existing and not cfg.get("create_if_missing", True):
             raise StepError(
                 "table.not_found",
-                f"table '{target.database}.{target.name}' does not exist on MySQL at "
-                f"{srv.where}; create it or set `create_if_missing: true`",
+                f"table '{target.label}' does not exist on MySQL at {srv.where}; create it or "
+                "set `create_if_missing: true`",
             )
         if existing and mode != "replace":
             # replace builds a new table from the input's schema; the others write into this one
-            _check_columns(target, schema, existing)
+            check_columns(target.label, schema.names, existing)
         if mode == "append":
             _append(target, reader, pk, exists=bool(existing))
         elif mode == "replace":
@@ -109,16 +116,6 @@ def run(ctx: StepContext) -> None:
         raise translate(exc, srv, writing=True) from exc
     finally:
         conn.close()
-
-
-def _check_columns(target: _Target, schema: pa.Schema, existing: list[str]) -> None:
-    extra = [n for n in schema.names if n not in existing]
-    if extra:
-        raise StepError(
-            "schema.mismatch",
-            f"table '{target.database}.{target.name}' has no column "
-            f"{', '.join(map(repr, extra))}; add the column, or drop it from the input",
-        )
 
 
 def _load(target: _Target, table_sql: str, reader: pa.RecordBatchReader) -> None:
@@ -143,8 +140,8 @@ def _append(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exi
 
 def _replace(target: _Target, reader: pa.RecordBatchReader, pk: list[str], *, exists: bool) -> None:
     token = secrets.token_hex(4)
-    stage = f"{quote_ident(target.database)}.{quote_ident(f'{target.name[:40]}__osiris_{token}')}"
-    old = f"{quote_ident(target.database)}.{quote_ident(f'{target.name[:40]}__osiris_old_{token}')}"
+    stage = target.qualify(f"{target.name[:40]}__osiris_{token}")
+    old = target.qualify(f"{target.name[:40]}__osiris_old_{token}")
     target.execute(create_table_sql(stage, reader.schema, pk))
     try:
         _load(target, stage, reader)
@@ -193,17 +190,9 @@ def _dropped_if_new(target: _Target, exists: bool) -> list[str]:
 
 
 def _require_unique_key(target: _Target, pk: list[str]) -> None:
-    rows = target.execute(
-        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
-        "AND TABLE_NAME = %s AND NON_UNIQUE = 0",
-        (target.database, target.name),
-    )
-    keys: dict[str, set[str]] = {}
-    for index, column in rows:
-        keys.setdefault(index, set()).add(column)
-    if set(pk) not in keys.values():
+    if set(pk) not in unique_indexes(target.conn, target.database, target.name):
         raise StepError(
             "config.invalid",
-            f"table '{target.database}.{target.name}' has no PRIMARY KEY or UNIQUE index on "
+            f"table '{target.label}' has no PRIMARY KEY or UNIQUE index on "
             f"({', '.join(pk)}), so upsert cannot match rows; add one or change `primary_key`",
         )

@@ -15,13 +15,14 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import write_key
+from osiris.components._columns import check_columns, write_key
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import (
     Server,
     connect_writer,
     quote_ident,
     server,
+    split_table,
     translate,
 )
 from osiris.components.postgres._ddl import create_table_sql, primary_key_sql
@@ -34,11 +35,8 @@ if TYPE_CHECKING:
 
 class _Target:
     def __init__(self, cfg: dict[str, Any], srv: Server) -> None:
-        schema, _, name = cfg["table"].rpartition(".")
-        self.schema = schema or cfg.get("schema") or srv.schema
-        self.name = name
-        self.sql = self.qualify(name)
-        self.srv = srv
+        self.schema, self.name = split_table(cfg["table"], cfg.get("schema") or srv.schema)
+        self.sql = self.qualify(self.name)
 
     def qualify(self, name: str) -> str:
         return f"{quote_ident(self.schema)}.{quote_ident(name)}"
@@ -76,7 +74,7 @@ def run(ctx: StepContext) -> None:
                 )
             if existing and mode != "replace":
                 # replace builds a new table from the input's schema; the others write into it
-                _check_columns(target, reader.schema, existing)
+                check_columns(target.label, reader.schema.names, existing)
             if mode == "append":
                 _append(cur, target, reader, pk, existing)
             elif mode == "replace":
@@ -97,16 +95,6 @@ def run(ctx: StepContext) -> None:
         conn.close()
 
 
-def _check_columns(target: _Target, schema: pa.Schema, existing: dict[str, TargetColumn]) -> None:
-    extra = [n for n in schema.names if n not in existing]
-    if extra:
-        raise StepError(
-            "schema.mismatch",
-            f"table '{target.label}' has no column {', '.join(map(repr, extra))}; add the "
-            "column, or drop it from the input",
-        )
-
-
 def _append(
     cur: Cursor,
     target: _Target,
@@ -115,22 +103,28 @@ def _append(
     existing: dict[str, TargetColumn],
 ) -> None:
     if existing:
-        load(cur, target.schema, target.name, reader, existing)
+        load(cur, target.sql, reader, existing)
         return
-    cur.execute(create_table_sql(target.sql, reader.schema, pk))
-    load(cur, target.schema, target.name, reader, target_columns(cur, target.schema, target.name))
+    _create_and_load(cur, target, target.name, reader, pk)
+
+
+def _create_and_load(
+    cur: Cursor, target: _Target, name: str, reader: pa.RecordBatchReader, pk: list[str]
+) -> None:
+    """Create table `name` in the target's schema from the input's schema, load the input into
+    it, then add the primary key (one index build after the load, not per row)."""
+    qualified = target.qualify(name)
+    cur.execute(create_table_sql(qualified, reader.schema, pk))
+    load(cur, qualified, reader, target_columns(cur, target.schema, name))
     if pk:
-        _add_primary_key(cur, target.sql, pk)
+        _add_primary_key(cur, qualified, pk)
 
 
 def _replace(
     cur: Cursor, target: _Target, reader: pa.RecordBatchReader, pk: list[str], exists: bool
 ) -> None:
     stage = f"{target.name[:40]}__osiris_{secrets.token_hex(4)}"
-    cur.execute(create_table_sql(target.qualify(stage), reader.schema, pk))
-    load(cur, target.schema, stage, reader, target_columns(cur, target.schema, stage))
-    if pk:
-        _add_primary_key(cur, target.qualify(stage), pk)
+    _create_and_load(cur, target, stage, reader, pk)
     if exists:
         cur.execute(f"DROP TABLE {target.sql}")
     cur.execute(f"ALTER TABLE {target.qualify(stage)} RENAME TO {quote_ident(target.name)}")
@@ -158,14 +152,13 @@ def _upsert(
         cur.execute(primary_key_sql(target.sql, pk))
         existing = target_columns(cur, target.schema, target.name)
     _require_unique_key(cur, target, pk)
-    tmp_name = f"osiris_upsert_{secrets.token_hex(4)}"
-    tmp = quote_ident(tmp_name)
+    tmp = quote_ident(f"osiris_upsert_{secrets.token_hex(4)}")
     # osiris_seq keeps the input order, so a key repeated in the input ends with its last row.
     cur.execute(
         f"CREATE TEMPORARY TABLE {tmp} (LIKE {target.sql} INCLUDING DEFAULTS, "
         "osiris_seq bigserial) ON COMMIT DROP"
     )
-    load(cur, "", tmp_name, reader, existing, temporary=True)
+    load(cur, tmp, reader, existing)
     names = reader.schema.names
     cols = ", ".join(quote_ident(n) for n in names)
     keys = ", ".join(quote_ident(n) for n in pk)
