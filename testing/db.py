@@ -24,6 +24,7 @@ __all__ = [
     "failing_after",
     "mysql_database",
     "mysql_execute",
+    "mysql_insert",
     "mysql_query",
     "mysql_user",
     "postgres_database",
@@ -54,18 +55,22 @@ def mysql_database() -> Iterator[dict[str, Any]]:
         mysql_execute(MYSQL, f"DROP DATABASE IF EXISTS `{name}`")
 
 
-def mysql_execute(conn: dict[str, Any], *statements: str) -> None:
+def _my(conn: dict[str, Any], *, autocommit: bool = False) -> Any:
     import pymysql
 
-    db = pymysql.connect(
+    return pymysql.connect(
         host=conn["host"],
         port=int(conn["port"]),
         user=conn["user"],
         password=conn.get("password") or "",
         database=conn.get("database"),
         charset="utf8mb4",
-        autocommit=True,
+        autocommit=autocommit,
     )
+
+
+def mysql_execute(conn: dict[str, Any], *statements: str) -> None:
+    db = _my(conn, autocommit=True)
     try:
         with db.cursor() as cur:
             for sql in statements:
@@ -75,20 +80,25 @@ def mysql_execute(conn: dict[str, Any], *statements: str) -> None:
 
 
 def mysql_query(conn: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
-    import pymysql
-
-    db = pymysql.connect(
-        host=conn["host"],
-        port=int(conn["port"]),
-        user=conn["user"],
-        password=conn.get("password") or "",
-        database=conn.get("database"),
-        charset="utf8mb4",
-    )
+    db = _my(conn)
     try:
         with db.cursor() as cur:
             cur.execute(sql)
             return list(cur.fetchall())
+    finally:
+        db.close()
+
+
+def mysql_insert(conn: dict[str, Any], table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (dicts, columns from the first one) with one executemany, then commit."""
+    cols = list(rows[0])
+    marks = ", ".join(["%s"] * len(cols))
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
+    db = _my(conn)
+    try:
+        with db.cursor() as cur:
+            cur.executemany(sql, [[r[c] for c in cols] for r in rows])
+        db.commit()
     finally:
         db.close()
 

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from testing.e2b_standin import E2BStandin
+from testing.e2b_standin import standin_env
 from testing.session_helpers import _errors
 
 
@@ -33,11 +32,6 @@ def every_session_line_matches_the_published_schemas(tmp_path_factory):
 @pytest.fixture
 def e2b_standin(monkeypatch):
     """A local E2B stand-in the unmodified SDK talks to; asserts no sandbox is left alive."""
-    for key in list(os.environ):
-        if key.startswith("E2B_"):
-            monkeypatch.delenv(key)
-    with E2BStandin(templates=("base", "osiris")) as server:
-        for key, value in server.env().items():
-            monkeypatch.setenv(key, value)
+    with standin_env(monkeypatch, templates=("base", "osiris")) as server:
         yield server
         assert server.sandboxes == {}, "the run left a sandbox alive"

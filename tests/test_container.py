@@ -21,6 +21,7 @@ import pytest
 
 from osiris import __version__
 from testing.runner_helpers import osiris_cli
+from tests.action.helpers import parse_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "container-test.sh"
@@ -69,27 +70,6 @@ def only_session(root: Path) -> Path:
     sessions = [path for path in (root / "logs").glob("run_*") if path.is_dir()]
     assert len(sessions) == 1, sessions
     return sessions[0]
-
-
-def github_outputs(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT file: `name=value` lines and `name<<DELIMITER` blocks."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            value = []
-            for part in lines:
-                if part == delimiter:
-                    break
-                value.append(part)
-            else:
-                raise AssertionError(f"output {name}: no closing {delimiter}")
-            outputs[name] = "\n".join(value)
-        else:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
 
 
 def test_the_script_passes(script):
@@ -165,7 +145,7 @@ def test_action_run_writes_outputs_summary_and_session(out):
     ran(out, "action")
     workspace = out / "action" / "workspace"
     session = only_session(workspace)
-    outputs = github_outputs((out / "action" / "file_commands" / "set_output").read_text())
+    outputs = parse_outputs(out / "action" / "file_commands" / "set_output")
     assert outputs["session-id"] == session.name
     assert outputs["status"] == "succeeded"
     assert outputs["exit-code"] == "0"

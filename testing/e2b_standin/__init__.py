@@ -12,6 +12,7 @@ produces.
 
 from __future__ import annotations
 
+from testing.e2b_standin.env import standin_env
 from testing.e2b_standin.probes import eventually, pid_alive
 from testing.e2b_standin.records import CommandRecord, Faults, SandboxRecord, UploadRecord
 from testing.e2b_standin.standin import DEFAULT_API_KEY, E2BStandin
@@ -25,4 +26,5 @@ __all__ = [
     "UploadRecord",
     "eventually",
     "pid_alive",
+    "standin_env",
 ]

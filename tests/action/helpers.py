@@ -12,6 +12,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((ROOT / "action.yml").read_text())
 SESSION = re.compile(r"run_\d{8}T\d{6}_[a-z0-9]{6}")
+# the GITHUB_* variables that name a workflow run
+GITHUB = {
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": "acme/pipelines",
+    "GITHUB_RUN_ID": "4242",
+}
 
 
 def action_env(workspace: Path, inputs: dict[str, str], **extra: str) -> dict[str, str]:
@@ -38,7 +44,12 @@ def action_env(workspace: Path, inputs: dict[str, str], **extra: str) -> dict[st
 
 def read_outputs(env: dict[str, str]) -> dict[str, str]:
     """$GITHUB_OUTPUT parsed as the runner parses it (heredoc records only, as we write)."""
-    text = Path(env["GITHUB_OUTPUT"]).read_text(encoding="utf-8")
+    return parse_outputs(Path(env["GITHUB_OUTPUT"]))
+
+
+def parse_outputs(path: Path) -> dict[str, str]:
+    """A GitHub outputs file parsed as the runner parses it (heredoc records only, as we write)."""
+    text = path.read_text(encoding="utf-8")
     assert text.endswith("\n")
     lines, values = text.split("\n")[:-1], {}
     while lines:

@@ -16,7 +16,7 @@ import pytest
 
 from osiris.action import main
 from osiris.action.outputs import OUTPUTS
-from testing.runner_helpers import PROBE_CONNECTIONS
+from testing.runner_helpers import PROBE_CONNECTIONS, write_pipeline
 from tests.action.helpers import (
     ROOT,
     SESSION,
@@ -194,8 +194,8 @@ def test_an_invalid_pipeline_is_not_run(
 
 
 def probe_workspace(workspace: Path) -> None:
-    (workspace / "osiris_connections.yaml").write_text(textwrap.dedent(PROBE_CONNECTIONS))
-    (workspace / "probe.yaml").write_text(textwrap.dedent(PROBE).lstrip())
+    write_pipeline(workspace, PROBE_CONNECTIONS, name="osiris_connections.yaml")
+    write_pipeline(workspace, PROBE, name="probe.yaml")
 
 
 def test_fail_on_error_false_reports_the_failure_but_succeeds(

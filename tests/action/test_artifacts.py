@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import socket
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,36 +21,11 @@ from osiris.action.artifacts import (
     upload_artifact,
 )
 from osiris.errors import EXIT_RUNNER, RunnerError
-from testing.gh_standin import (
-    AzuriteBlob,
-    AzuriteNotFoundError,
-    ResultsStandin,
-    azurite,
-    find_azurite,
-    mint_runtime_token,
-    request,
-    twirp_call,
-)
+from testing.db import closed_port
+from testing.gh_standin import AzuriteBlob, ResultsStandin, mint_runtime_token, request, twirp_call
+from tests.action.helpers import GITHUB
 
-GITHUB = {
-    "GITHUB_SERVER_URL": "https://github.com",
-    "GITHUB_REPOSITORY": "acme/pipelines",
-    "GITHUB_RUN_ID": "4242",
-}
 FAST = 0.001  # backoff base for tests; the real one is 3 s
-
-
-@pytest.fixture(scope="module")
-def blob() -> Iterator[AzuriteBlob]:
-    missing = ""
-    try:
-        find_azurite()
-    except AzuriteNotFoundError as exc:
-        missing = str(exc)
-    if missing:  # outside the except block, so the report is the one-line message
-        pytest.fail(missing, pytrace=False)
-    with azurite() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -446,15 +420,13 @@ def test_blob_refusal_names_the_azure_code_but_not_the_sas(blob: AzuriteBlob, bu
 
 
 def test_unreachable_service_fails_at_once(bundle: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        "ACTIONS_RUNTIME_TOKEN": mint_runtime_token("r", "j"),
-        "ACTIONS_RESULTS_URL": f"http://127.0.0.1:{port}/x",
-    }
-    with pytest.raises(ArtifactUploadError) as caught:
-        upload_artifact("x", bundle, environ=env, log=lambda _: None)
+    with closed_port() as port:
+        env = {
+            "ACTIONS_RUNTIME_TOKEN": mint_runtime_token("r", "j"),
+            "ACTIONS_RESULTS_URL": f"http://127.0.0.1:{port}/x",
+        }
+        with pytest.raises(ArtifactUploadError) as caught:
+            upload_artifact("x", bundle, environ=env, log=lambda _: None)
     assert caught.value.message.startswith(f"CreateArtifact: cannot connect to 127.0.0.1:{port}: ")
     assert caught.value.hint == (
         "on a self-hosted runner, allow outbound HTTPS to GitHub's results service and blob storage"

@@ -3,7 +3,6 @@ except for the edge cases)."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from osiris.action.plan import secret_fields
 from osiris.action.plandiff import Change, PlanDiff, StepDiff, Target, TargetChange, diff_plans
 from osiris.action.summary import render_plan
 from osiris.pipeline import compile_pipeline
+from testing.runner_helpers import write_pipeline
 
 CONNECTIONS = """
 connections:
@@ -98,10 +98,8 @@ def manifest(
 ) -> dict[str, Any]:
     folder = tmp_path / name
     folder.mkdir()
-    (folder / "osiris_connections.yaml").write_text(textwrap.dedent(connections))
-    path = folder / "pipeline.yaml"
-    path.write_text(textwrap.dedent(text).lstrip())
-    return compile_pipeline(path, environ={}).data
+    write_pipeline(folder, connections, name="osiris_connections.yaml")
+    return compile_pipeline(write_pipeline(folder, text), environ={}).data
 
 
 def diff(base: dict[str, Any] | None, head: dict[str, Any] | None) -> PlanDiff:

@@ -11,35 +11,8 @@ import pytest
 
 from osiris.action import main
 from osiris.action.upload import artifact_name
-from testing.gh_standin import (
-    AzuriteBlob,
-    AzuriteNotFoundError,
-    ResultsStandin,
-    azurite,
-    find_azurite,
-    request,
-    twirp_call,
-)
-from tests.action.helpers import action_env, make_workspace, read_outputs, read_summary
-
-GITHUB = {
-    "GITHUB_SERVER_URL": "https://github.com",
-    "GITHUB_REPOSITORY": "acme/pipelines",
-    "GITHUB_RUN_ID": "4242",
-}
-
-
-@pytest.fixture(scope="module")
-def blob() -> Iterator[AzuriteBlob]:
-    missing = ""
-    try:
-        find_azurite()
-    except AzuriteNotFoundError as exc:
-        missing = str(exc)
-    if missing:
-        pytest.fail(missing, pytrace=False)
-    with azurite() as running:
-        yield running
+from testing.gh_standin import AzuriteBlob, ResultsStandin, request, twirp_call
+from tests.action.helpers import GITHUB, action_env, make_workspace, read_outputs, read_summary
 
 
 @pytest.fixture

@@ -63,28 +63,10 @@ FULL_ROW = {
 NULL_ROW = {k: None for k in FULL_ROW} | {"id": 2, "flag": False}
 
 
-def insert(conn, table, rows):
-    import pymysql
-
-    cols = list(rows[0])
-    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
-    my = pymysql.connect(**conn, charset="utf8mb4")
-    with my.cursor() as cur:
-        cur.executemany(sql, [[r[c] for c in cols] for r in rows])
-    my.commit()
-    my.close()
-
-
-@pytest.fixture
-def mysql():
-    with db.mysql_database() as conn:
-        yield conn
-
-
 @pytest.fixture
 def every_type(mysql):
     db.mysql_execute(mysql, EVERY_TYPE)
-    insert(mysql, "every_type", [FULL_ROW, NULL_ROW])
+    db.mysql_insert(mysql, "every_type", [FULL_ROW, NULL_ROW])
     return mysql
 
 
@@ -381,7 +363,7 @@ def make_range_table(conn, keys, key="BIGINT"):
     db.mysql_execute(conn, RANGE_TABLE.format(key=key))
     rows = range_rows(keys)
     for i in range(0, len(rows), 500):  # shuffled insert order: key order must come from the read
-        insert(conn, "r", rows[i : i + 500][::-1])
+        db.mysql_insert(conn, "r", rows[i : i + 500][::-1])
     return sorted(rows, key=lambda r: r["id"])
 
 

@@ -72,12 +72,6 @@ MYSQL_TYPES = [
 ]
 
 
-@pytest.fixture
-def mysql():
-    with db.mysql_database() as conn:
-        yield conn
-
-
 def table_of(rows, schema=SCHEMA):
     return pa.Table.from_pylist(rows, schema=schema)
 

@@ -68,12 +68,6 @@ NULL_ROW = {k: None for k in FULL_ROW} | {"id": 2, "i4": 0}
 
 
 @pytest.fixture
-def pg():
-    with db.postgres_database() as conn:
-        yield conn
-
-
-@pytest.fixture
 def every_type(pg):
     db.postgres_execute(pg, *EVERY_TYPE)
     return pg

@@ -113,20 +113,9 @@ ROWS = [row(i) for i in range(40)]
 
 
 def test_every_type_survives_mariadb_to_arrow_to_postgres(tmp_path):
-    import pymysql
-
     with db.mysql_database() as my, db.postgres_database() as pg:
         db.mysql_execute(my, MARIADB_TABLE)
-        conn = pymysql.connect(**my, charset="utf8mb4")
-        with conn.cursor() as cur:
-            cols = list(PG_TYPES)
-            marks = ", ".join(["%s"] * len(cols))
-            cur.executemany(
-                f"INSERT INTO every_type ({', '.join(cols)}) VALUES ({marks})",
-                [[r[c] for c in cols] for r in ROWS],
-            )
-        conn.commit()
-        conn.close()
+        db.mysql_insert(my, "every_type", [{c: r[c] for c in PG_TYPES} for r in ROWS])
 
         extract = db.step_context(
             tmp_path, "mysql.extractor", {"table": "every_type", "batch_size": 7}, my

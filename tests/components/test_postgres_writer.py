@@ -116,12 +116,6 @@ def as_read_by_psycopg(row):
     return tuple(out)
 
 
-@pytest.fixture
-def pg():
-    with db.postgres_database() as conn:
-        yield conn
-
-
 def write(tmp_path, conn, data, component="postgres.writer", **config):
     handle = data if isinstance(data, db.ArrowInput) else db.ArrowInput.of(data, batch_rows=2)
     config = {"table": "t", **config}

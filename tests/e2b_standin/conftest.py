@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 
-from testing.e2b_standin import E2BStandin
+from testing.e2b_standin import E2BStandin, standin_env
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +18,6 @@ def e2b() -> ModuleType:
 
 @pytest.fixture
 def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[E2BStandin]:
-    for key in list(os.environ):
-        if key.startswith("E2B_"):
-            monkeypatch.delenv(key)
-    with E2BStandin(templates=("base", "osiris-test")) as server:
-        for key, value in server.env().items():
-            monkeypatch.setenv(key, value)
+    with standin_env(monkeypatch, templates=("base", "osiris-test")) as server:
         yield server
         assert server.sandboxes == {}, "the test left sandboxes alive"

@@ -43,6 +43,11 @@ def run(tmp_path, text):
     return code, events
 
 
+def by_step(events, name, field):
+    """`{step: event[field]}` over the `name` events."""
+    return {e["step"]: e[field] for e in events if e["kind"] == "event" and e["event"] == name}
+
+
 def test_a_streamed_chain_reports_each_step_once_with_its_full_row_count(tmp_path):
     code, events = run(tmp_path, CHAIN)
     assert code == 0
@@ -74,11 +79,7 @@ def test_a_consumer_that_stops_early_still_completes_its_producer(tmp_path):
         CHAIN.replace("select id * 2 as id2, label from gen", "select id from gen limit 10"),
     )
     assert code == 0
-    complete = {
-        e["step"]: e["rows"]
-        for e in events
-        if e["kind"] == "event" and e["event"] == "step_complete"
-    }
+    complete = by_step(events, "step_complete", "rows")
     assert complete["double"] == 10 and complete["write"] == 10
     assert 10 <= complete["gen"] <= 3000
 
@@ -96,11 +97,7 @@ def test_fan_out_writes_one_file_that_every_consumer_reads(tmp_path):
     )
     code, events = run(tmp_path, text)
     assert code == 0
-    complete = {
-        e["step"]: e["rows"]
-        for e in events
-        if e["kind"] == "event" and e["event"] == "step_complete"
-    }
+    complete = by_step(events, "step_complete", "rows")
     assert complete == {"gen": 3000, "double": 3000, "write": 3000, "write_gen": 3000}
 
 
@@ -116,11 +113,7 @@ def test_steps_after_a_failure_are_skipped_and_say_so(tmp_path):
     )
     code, events = run(tmp_path, text)
     assert code == 1
-    failed = {
-        e["step"]: e["error_code"]
-        for e in events
-        if e["kind"] == "event" and e["event"] == "step_failed"
-    }
+    failed = by_step(events, "step_failed", "error_code")
     assert failed == {
         "gen": "test.failure",
         "double": "upstream.failed",

@@ -7,7 +7,7 @@ import pytest
 from osiris.runners.e2b import E2BRunner, network_options
 from osiris.runners.local import LocalRunner
 from osiris.session.bundle import bundle_session
-from testing.e2b_standin import E2BStandin
+from testing.e2b_standin import standin_env
 from testing.runner_helpers import run_pipeline, write_pipeline
 
 PIPELINE = """
@@ -202,11 +202,7 @@ connections:
 def test_secrets_reach_the_sandbox_only_as_env_vars(tmp_path, monkeypatch):
     secret, token = "e2b-canary-pw-31337", "e2b-canary-token-4242"
     write_pipeline(tmp_path, CONNECTIONS, name="osiris_connections.yaml")
-    for key in [k for k in __import__("os").environ if k.startswith("E2B_")]:
-        monkeypatch.delenv(key)
-    with E2BStandin(templates=("osiris",), keep_dirs=True) as standin:
-        for key, value in standin.env().items():
-            monkeypatch.setenv(key, value)
+    with standin_env(monkeypatch, templates=("osiris",), keep_dirs=True) as standin:
         out = _run_e2b(
             tmp_path, text=CONNECTED, env={"TESTDB_PASSWORD": secret, "PROBE_TOKEN": token}
         )

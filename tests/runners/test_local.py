@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 from osiris.errors import UsageError
 from osiris.runners import get_runner
 from osiris.runners.local import LocalRunner
-from testing.runner_helpers import start_run, write_pipeline
+from testing.runner_helpers import osiris_cli, start_run, write_pipeline
 
 SLEEPY = """
 oml_version: "0.1.0"
@@ -85,21 +83,9 @@ def test_sigkill_leaves_a_readable_interrupted_session_and_no_executor(tmp_path)
             time.sleep(0.1)
         assert not stat.exists() or stat.read_text().split(") ")[1][0] == "Z"
 
-    show = subprocess.run(
-        [sys.executable, "-m", "osiris", "logs", "show", session.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    show = osiris_cli("logs", "show", session.name, cwd=tmp_path)
     assert show.returncode == 0, show.stderr
     assert "interrupted" in show.stdout
-    bundle = subprocess.run(
-        [sys.executable, "-m", "osiris", "logs", "bundle", session.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bundle = osiris_cli("logs", "bundle", session.name, cwd=tmp_path)
     assert bundle.returncode == 0, bundle.stderr
     assert Path(tmp_path, bundle.stdout.strip()).is_file()
