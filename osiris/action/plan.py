@@ -120,7 +120,9 @@ def _base_manifest(
     text = _show(top, ref, head_path)
     if text is None:
         return None, ""
-    explicit = Path(ctx.inputs.connections) if ctx.inputs.connections else None
+    # the file the head compiled with: the input, else osiris.yaml / OSIRIS_CONNECTIONS_FILE
+    configured = ctx.loaded.get("connections_file")
+    explicit = Path(configured) if configured else None
     connections, _ = find_connections_file(Path(path), explicit, ctx.cwd)
     with tempfile.TemporaryDirectory(prefix="osiris-base-") as tmp:
         base_path = Path(tmp) / head_path.name

@@ -170,3 +170,37 @@ def test_without_git(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None
         "::error title=osiris plan-diff::plan-diff needs git, and it is not installed here%0A"
         "  hint: use the action's image, which has git, or install git"
     ]
+
+
+def test_the_base_uses_its_own_version_of_the_configured_connections_file(
+    tmp_path: Path,
+) -> None:
+    """`connections_file` set in osiris.yaml: the base compiles against that file as it was."""
+    workspace = make_workspace(tmp_path)
+    (workspace / "conf").mkdir()
+    conns = workspace / "conf" / "conns.yaml"
+    conns.write_text(
+        "connections:\n  postgres:\n    wh:\n      host: db-old.example.com\n"
+        "      user: etl\n      password: ${WH_PASSWORD}\n      database: wh\n"
+    )
+    (workspace / "osiris.yaml").write_text("connections_file: conf/conns.yaml\n")
+    (workspace / "load.yaml").write_text(
+        'oml_version: "0.1.0"\nname: load\nsteps:\n'
+        "  - id: read\n    component: filesystem.csv_extractor\n    mode: extract\n"
+        "    config: {path: examples/data/orders.csv}\n"
+        "  - id: write\n    component: postgres.writer\n    mode: write\n    needs: [read]\n"
+        '    config: {connection: "@postgres.wh", table: orders}\n'
+    )
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "base")
+    conns.write_text(conns.read_text().replace("db-old", "db-new"))
+    env = action_env(
+        workspace, {"pipeline": "load.yaml", "command": "plan-diff", "base-ref": "main"}
+    )
+
+    assert main(env) == 0
+
+    assert read_outputs(env)["status"] == "changed"
+    summary = read_summary(env)
+    assert "db-old.example.com" in summary and "db-new.example.com" in summary
