@@ -1,4 +1,4 @@
-"""`osiris_connections.yaml`, `${VAR}` / `${VAR:-default}` templates and `@family.alias` references.
+"""`osiris_connections.yaml` and `@family.alias` references.
 
 The file maps families to aliases to fields::
 
@@ -10,9 +10,8 @@ The file maps families to aliases to fields::
           password: ${MYSQL_PASSWORD}
 
 Templates stay unresolved in the manifest; the executor resolves them from its own environment
-at run time (`resolve_connection`), so secrets travel only as environment variables. In a
-template `$${` stands for a literal `${`. `${VAR:-default}` uses the default when VAR is unset
-or empty, as in the shell.
+at run time (`resolve_connection`), so secrets travel only as environment variables. The
+template language is `osiris.templates`'; connections allow only environment references.
 """
 
 from __future__ import annotations
@@ -21,25 +20,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from osiris.document import Document, KeyPath, read_yaml
 from osiris.errors import ConnectionsError, PipelineError
-
-if TYPE_CHECKING:
-    # Imported lazily at run time: osiris.pipeline imports this module.
-    from osiris.pipeline.source import Document, KeyPath
+from osiris.templates import (
+    TEMPLATE_HINT,
+    MissingVariableError,
+    Ref,
+    TemplateError,
+    parse_template,
+    render,
+)
 
 __all__ = [
     "CONNECTIONS_FILE",
     "Connection",
     "ConnectionsFile",
-    "Ref",
-    "TemplateError",
     "check_env",
     "find_connections_file",
     "load_connections",
     "parse_connections",
-    "parse_template",
     "resolve_connection",
     "substitute",
 ]
@@ -48,93 +49,7 @@ CONNECTIONS_FILE = "osiris_connections.yaml"
 REF_PATTERN = re.compile(r"^@([a-z][a-z0-9_]*)(?:\.([a-z0-9_][a-z0-9_-]*))?$")
 _FAMILY = re.compile(r"^[a-z][a-z0-9_]*$")
 _ALIAS = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
-_TOKEN = re.compile(r"\$(\$)?\{")
-_BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(?::-(.*))?$", re.S)
-TEMPLATE_HINT = "write ${VAR}, ${VAR:-default} or ${params.name}; write $${ for a literal ${"
-
-
-class TemplateError(ValueError):
-    """A malformed `${...}` in a string."""
-
-
-@dataclass(frozen=True)
-class Ref:
-    """One `${name}` or `${name:-default}`; `name` may be `params.x` in pipeline config."""
-
-    name: str
-    default: str | None = None
-
-    @property
-    def text(self) -> str:
-        if self.default is None:
-            return "${" + self.name + "}"
-        return "${" + self.name + ":-" + self.default + "}"
-
-
-def parse_template(text: str) -> list[str | Ref]:
-    """Split a string into literal pieces (with `$${` already turned into `${`) and references."""
-    pieces: list[str | Ref] = []
-    pos = 0
-    literal = ""
-    for match in _TOKEN.finditer(text):
-        if match.start() < pos:
-            continue
-        literal += text[pos : match.start()]
-        if match.group(1):
-            literal += "${"
-            pos = match.end()
-            continue
-        close = text.find("}", match.end())
-        if close < 0:
-            raise TemplateError(f"'{text[match.start() :][:40]}' is missing its closing '}}'")
-        body = _BODY.match(text[match.end() : close])
-        if body is None:
-            raise TemplateError(f"'{text[match.start() : close + 1]}' is not a valid reference")
-        if literal:
-            pieces.append(literal)
-            literal = ""
-        pieces.append(Ref(body.group(1), body.group(2)))
-        pos = close + 1
-    literal += text[pos:]
-    if literal:
-        pieces.append(literal)
-    return pieces
-
-
-def escape(text: str) -> str:
-    """A literal string written as a template that renders back to itself."""
-    return text.replace("${", "$${")
-
-
-def whole_ref(text: str) -> Ref | None:
-    """The reference if `text` is exactly one `${...}` and nothing else."""
-    try:
-        pieces = parse_template(text)
-    except TemplateError:
-        return None
-    return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], Ref) else None
-
-
-def is_malformed(text: str) -> bool:
-    try:
-        parse_template(text)
-    except TemplateError:
-        return True
-    return False
-
-
-def env_refs(value: Any) -> list[Ref]:
-    """Every environment reference in the strings of a JSON-like value (malformed ones skipped)."""
-    if isinstance(value, str):
-        try:
-            return [p for p in parse_template(value) if isinstance(p, Ref) and "." not in p.name]
-        except TemplateError:
-            return []
-    if isinstance(value, list):
-        return [r for item in value for r in env_refs(item)]
-    if isinstance(value, dict):
-        return [r for item in value.values() for r in env_refs(item)]
-    return []
+CONNECTION_TEMPLATE_HINT = "write ${VAR} or ${VAR:-default}; write $${ for a literal ${"
 
 
 def substitute(
@@ -146,26 +61,15 @@ def substitute(
     template.
     """
     try:
-        pieces = parse_template(value)
+        return render(value, environ)
     except TemplateError as exc:
         raise ConnectionsError(f"{where}: {exc}", hint=TEMPLATE_HINT) from None
-    out = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            out.append(piece)
-            continue
-        found = environ.get(piece.name)
-        if piece.default is not None and not found:
-            out.append(piece.default)
-        elif found is not None:
-            out.append(found)
-        else:
-            suffix = f" (field {field})" if field else ""
-            raise ConnectionsError(
-                f"{where}: environment variable {piece.name} is not set{suffix}",
-                hint=f"export {piece.name}=... or add a default: ${{{piece.name}:-...}}",
-            )
-    return "".join(out)
+    except MissingVariableError as exc:
+        suffix = f" (field {field})" if field else ""
+        raise ConnectionsError(
+            f"{where}: environment variable {exc.name} is not set{suffix}",
+            hint=f"export {exc.name}=... or add a default: ${{{exc.name}:-...}}",
+        ) from None
 
 
 def substitute_value(value: Any, environ: Mapping[str, str], *, where: str, field: str) -> Any:
@@ -238,7 +142,7 @@ class ConnectionsFile:
                 return (
                     None,
                     f"'{ref}' needs a default connection, but family '{family}' has "
-                    f"several aliases and none is marked `default: true`",
+                    "several aliases, none marked `default: true` and none named `default`",
                     f"mark one with `default: true` or write @{family}.<alias> "
                     f"(aliases: {', '.join(sorted(aliases))})",
                 )
@@ -258,6 +162,7 @@ def _family_default(aliases: dict[str, Connection]) -> Connection | None:
         return marked[0]
     if "default" in aliases:
         return aliases["default"]
+    # beyond upstream Osiris's rule: a family's only alias needs no marking
     return next(iter(aliases.values())) if len(aliases) == 1 else None
 
 
@@ -276,8 +181,6 @@ def find_connections_file(
 
 def parse_connections(path: Path) -> ConnectionsFile:
     """Read a connections file; problems are in `result.document.findings`."""
-    from osiris.pipeline.source import read_yaml
-
     _, doc = read_yaml(path)
     conns = ConnectionsFile(path, doc)
     data = doc.data
@@ -368,14 +271,14 @@ def _check_templates(doc: Document, path: KeyPath, value: Any) -> None:
         try:
             refs = [p for p in parse_template(value) if isinstance(p, Ref)]
         except TemplateError as exc:
-            doc.add(path, str(exc), "write ${VAR} or ${VAR:-default}; write $${ for a literal ${")
+            doc.add(path, str(exc), CONNECTION_TEMPLATE_HINT)
             return
         for ref in refs:
-            if "." in ref.name:
+            if ref.kind != "env":
                 doc.add(
                     path,
                     f"'{ref.text}' is not an environment variable reference",
-                    "connections can only use ${VAR} or ${VAR:-default}",
+                    CONNECTION_TEMPLATE_HINT,
                 )
     elif isinstance(value, list):
         for i, item in enumerate(value):

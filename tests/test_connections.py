@@ -5,30 +5,14 @@ from pathlib import Path
 import pytest
 
 from osiris.connections import (
-    Ref,
-    TemplateError,
     check_env,
     find_connections_file,
     load_connections,
-    parse_template,
     resolve_connection,
     substitute,
 )
 from osiris.errors import ConnectionsError
 from testing.pipelines import MYSQL_TO_POSTGRES, compile_file, problems, write
-
-
-def test_parse_template():
-    assert parse_template("plain") == ["plain"]
-    assert parse_template("${A}") == [Ref("A")]
-    assert parse_template("x${A:-1}y${params.n}") == ["x", Ref("A", "1"), "y", Ref("params.n")]
-    assert parse_template("${A:-}") == [Ref("A", "")]
-    assert parse_template("$${A} $$ $x") == ["${A} $$ $x"]
-    assert Ref("A", "x").text == "${A:-x}"
-    with pytest.raises(TemplateError, match=r"^'\$\{A' is missing its closing '\}'$"):
-        parse_template("${A")
-    with pytest.raises(TemplateError, match=r"^'\$\{1A\}' is not a valid reference$"):
-        parse_template("${1A}")
 
 
 def test_substitute():
@@ -119,13 +103,14 @@ def test_family_default(tmp_path, aliases, expected):
 
 
 def test_family_without_a_default(tmp_path):
-    conns = load_connections(
-        write(tmp_path / "c.yaml", FAMILY.format(aliases="    a: {host: a}\n    b: {host: b}"))
-    )
+    # upstream Osiris's rule: `default: true`, else the alias named `default`, else an error
+    # (and here a family's only alias is its default)
+    aliases = "    a: {host: a}\n    b: {host: b}"
+    conns = load_connections(write(tmp_path / "c.yaml", FAMILY.format(aliases=aliases)))
     assert conns.lookup("@mysql") == (
         None,
-        "'@mysql' needs a default connection, but family 'mysql' has several aliases and none "
-        "is marked `default: true`",
+        "'@mysql' needs a default connection, but family 'mysql' has several aliases, none "
+        "marked `default: true` and none named `default`",
         "mark one with `default: true` or write @mysql.<alias> (aliases: a, b)",
     )
 

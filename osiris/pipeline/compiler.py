@@ -16,20 +16,18 @@ from osiris.connections import (
     CONNECTIONS_FILE,
     Connection,
     ConnectionsFile,
-    env_refs,
     find_connections_file,
-    is_malformed,
     parse_connections,
-    whole_ref,
 )
+from osiris.document import Document, KeyPath, read_yaml
 from osiris.errors import PipelineError, Problem
 from osiris.pipeline.manifest import MANIFEST_VERSION, Manifest, step_fingerprint
 from osiris.pipeline.model import Pipeline
 from osiris.pipeline.params import bind_params
 from osiris.pipeline.schema import check_config, validator
-from osiris.pipeline.source import Document, KeyPath, read_yaml
 from osiris.pipeline.steps import CompiledStep, compile_step, lookup
 from osiris.pipeline.validate import STEP_ID_PATTERN, build_pipeline
+from osiris.templates import env_refs, is_malformed, whole_ref
 
 DEFAULT_RUN: dict[str, Any] = {
     "limits": {

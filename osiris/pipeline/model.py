@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from osiris.pipeline.source import Document
+from osiris.document import Document
 
 OML_VERSIONS = ("0.1.0",)
 ParamType = Literal["string", "integer", "number", "boolean"]

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from osiris.connections import Ref, TemplateError, escape, parse_template
+from osiris.document import Document, KeyPath
 from osiris.pipeline.model import Param, ParamType, ParamValue, Pipeline
-from osiris.pipeline.source import Document, KeyPath
+from osiris.templates import TEMPLATE_HINT, Ref, TemplateError, escape, parse_template
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
@@ -123,25 +123,24 @@ def substitute_params(
     try:
         pieces = parse_template(value)
     except TemplateError as exc:
-        hint = "write ${VAR}, ${VAR:-default} or ${params.name}; write $${ for a literal ${"
-        doc.add(path, str(exc), hint)
+        doc.add(path, str(exc), TEMPLATE_HINT)
         return value, False
     ok = True
     for piece in pieces:
-        if isinstance(piece, Ref) and "." in piece.name:
+        if isinstance(piece, Ref) and piece.kind != "env":
             ok = _check_ref(doc, path, piece, params, bound) and ok
     if not ok:
         return value, False
-    if len(pieces) == 1 and isinstance(pieces[0], Ref) and "." in pieces[0].name:
+    if len(pieces) == 1 and isinstance(pieces[0], Ref) and pieces[0].kind == "param":
         # A whole-string reference keeps the parameter's type: `limit: ${params.n}` stays a number.
-        typed = bound[pieces[0].name.removeprefix("params.")]
+        typed = bound[pieces[0].param]
         return (escape(typed) if isinstance(typed, str) else typed), True
     out = []
     for piece in pieces:
         if isinstance(piece, str):
             out.append(escape(piece))
-        elif "." in piece.name:
-            out.append(escape(_text(bound[piece.name.removeprefix("params.")])))
+        elif piece.kind == "param":
+            out.append(escape(_text(bound[piece.param])))
         else:
             out.append(piece.text)
     return "".join(out), True
@@ -154,8 +153,15 @@ def _check_ref(
     params: Mapping[str, Param],
     bound: Mapping[str, ParamValue],
 ) -> bool:
-    prefix, _, name = ref.name.partition(".")
-    if prefix != "params":
+    if ref.kind == "step":
+        doc.add(
+            path,
+            f"'{ref.text}' is a step's output, which only `inputs:` can take",
+            f'write `inputs: {{df: "{ref.text}"}}` on the step (or `needs: [{ref.step}]`)',
+        )
+        return False
+    name = ref.param
+    if ref.kind != "param":
         doc.add(
             path,
             f"'{ref.text}' is not a valid reference",

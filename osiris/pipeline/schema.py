@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from osiris.pipeline.source import Document, KeyPath
+from osiris.document import Document, KeyPath
 from osiris.pipeline.validate import describe, suggest
 
 _TYPES = {

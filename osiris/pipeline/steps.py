@@ -9,12 +9,13 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from osiris.components import Component, Registry
-from osiris.connections import REF_PATTERN, Connection, env_refs, is_malformed, whole_ref
+from osiris.connections import REF_PATTERN, Connection
+from osiris.document import Document, KeyPath
 from osiris.pipeline.model import Param, ParamValue, Step
 from osiris.pipeline.params import substitute_params
 from osiris.pipeline.schema import check_config, validator
-from osiris.pipeline.source import Document, KeyPath
 from osiris.pipeline.validate import suggest
+from osiris.templates import env_refs, is_malformed, whole_ref
 
 # Returns the connection a reference names, or None after reporting why at `path`.
 ConnectionLookup = Callable[[str, KeyPath], Connection | None]
@@ -90,7 +91,7 @@ def compile_step(
         if isinstance(value, str) and is_malformed(value):
             continue  # reported as malformed by the parameter pass
         ref = whole_ref(value) if isinstance(value, str) else None
-        if ref is None or ref.default is not None or "." in ref.name:
+        if ref is None or ref.default is not None or ref.kind != "env":
             var = "_".join(str(p) for p in (step.id, *rel)).upper().replace("-", "_")
             doc.add(
                 (*base, "config", *rel),

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, cast
 
+from osiris.document import Document, KeyPath
 from osiris.pipeline.model import (
     NAME_PATTERN,
     OML_VERSIONS,
@@ -24,7 +25,6 @@ from osiris.pipeline.model import (
     Pipeline,
     Step,
 )
-from osiris.pipeline.source import Document, KeyPath
 
 TOP_KEYS = {"oml_version": True, "name": True, "description": False, "params": False, "steps": True}
 STEP_KEYS = {"id": True, "component": True, "mode": True, "config": False, "needs": False}

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from osiris.templates import TemplateError, env_refs, render, whole_ref
+
 __all__ = ["MASK", "MIN_LINE_LENGTH", "MIN_SECRET_LENGTH", "Masker", "manifest_secrets"]
 
 MASK = "***"
@@ -37,8 +39,6 @@ MIN_SECRET_LENGTH = 3
 MIN_LINE_LENGTH = 4
 _MIN_DERIVED_LENGTH = 4
 
-_ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_BARE_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 _SENSITIVE_KEY = (
     r"[\w.-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key"
@@ -80,15 +80,21 @@ _RULES: tuple[re.Pattern[str], ...] = (
 )
 
 
+def _is_env_template(text: str) -> bool:
+    """`${VAR}` alone: a reference to a secret, not one (manifests and templates stay readable)."""
+    ref = whole_ref(text)
+    return ref is not None and ref.kind == "env" and ref.default is None
+
+
 def _masked_rule(match: re.Match[str]) -> str:
     secret = match.group("secret")
     body = secret
     if len(secret) >= 2 and secret[0] in "'\"{" and secret[-1] in "'\"}":
         body = secret[1:-1]
-        if body == MASK or _BARE_ENV_REF.fullmatch(body):
+        if body == MASK or _is_env_template(body):
             return match.group(0)
         return match.group("pre") + secret[0] + MASK + secret[-1]
-    if body == MASK or _BARE_ENV_REF.fullmatch(body):
+    if body == MASK or _is_env_template(body):
         return match.group(0)
     return match.group("pre") + MASK
 
@@ -233,10 +239,16 @@ def manifest_secrets(manifest_data: Mapping[str, Any], environ: Mapping[str, str
             template = fields.get(field)
             if not isinstance(template, str):
                 continue
-            for ref in _ENV_REF.finditer(template):
-                yield from _present(environ.get(ref.group("name")))
-                yield from _present(ref.group("default"))
-            yield _resolve(template, environ)
+            try:
+                refs = env_refs(template)
+                resolved = render(template, environ, missing="keep")
+            except TemplateError:
+                yield template  # the run refuses it; a malformed template is still no leak
+                continue
+            for ref in refs:
+                yield from _present(environ.get(ref.name))
+                yield from _present(ref.default)
+            yield resolved
 
 
 def _present(value: str | None) -> tuple[str, ...]:
@@ -245,15 +257,5 @@ def _present(value: str | None) -> tuple[str, ...]:
 
 def _is_secret_scalar(value: object) -> bool:
     if isinstance(value, str):
-        return bool(value) and value != MASK and not _BARE_ENV_REF.fullmatch(value)
+        return bool(value) and value != MASK and not _is_env_template(value)
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _resolve(template: str, environ: Mapping[str, str]) -> str:
-    def sub(match: re.Match[str]) -> str:
-        value = environ.get(match.group("name"))
-        if value is None:
-            value = match.group("default")
-        return value if value is not None else match.group(0)
-
-    return _ENV_REF.sub(sub, template)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from osiris.pipeline.source import format_path, parse_yaml, read_yaml
+from osiris.document import format_path, parse_yaml, read_yaml
 
 
 def findings(text: str) -> list[tuple[int, int, str, str]]:
