@@ -64,7 +64,8 @@ def test_render_follows_the_shell_for_defaults():
 
 
 def test_env_refs_skip_params_steps_and_malformed_text():
-    assert env_refs({"a": ["${A:-1} ${params.p}", "${s.df}"], "b": "${B", "c": 3}) == [Ref("A", "1")]
+    value = {"a": ["${A:-1} ${params.p}", "${s.df}"], "b": "${B", "c": 3}
+    assert env_refs(value) == [Ref("A", "1")]
 
 
 def test_masker_resolves_templates_as_the_run_does():
