@@ -77,24 +77,40 @@ class Document:
     data: Any
     positions: Positions
     findings: list[Finding]
+    warnings: list[Finding] = field(default_factory=list)
 
     def add(
         self, path: KeyPath, message: str, hint: str | None = None, *, at_key: bool = False
     ) -> None:
+        """Record a problem: the document cannot be used as it is."""
         line, col = self.positions.key(path) if at_key else self.positions.value(path)
         self.findings.append(Finding(path, line, col, message, hint))
 
-    def problems(self, step_ids: dict[int, str] | None = None) -> list[Problem]:
-        """The findings as problems; inside a step with a known id, paths are relative to it."""
+    def warn(
+        self, path: KeyPath, message: str, hint: str | None = None, *, at_key: bool = False
+    ) -> None:
+        """Record a warning: the document works, but not quite as it reads."""
+        line, col = self.positions.key(path) if at_key else self.positions.value(path)
+        finding = Finding(path, line, col, message, hint)
+        if finding not in self.warnings:
+            self.warnings.append(finding)
+
+    def problems(
+        self, step_ids: dict[int, str] | None = None, *, warnings: bool = False
+    ) -> list[Problem]:
+        """The findings (or the warnings) as problems; inside a step with a known id, paths are
+        relative to it."""
         out = []
-        for f in self.findings:
+        severity = "warning" if warnings else "error"
+        for f in self.warnings if warnings else self.findings:
             path, step_id = f.path, None
             if step_ids and len(path) >= 2 and path[0] == "steps" and isinstance(path[1], int):
                 step_id = step_ids.get(path[1])
                 if step_id is not None:
                     path = path[2:]
+            where = format_path(path)
             out.append(
-                Problem(f.message, self.file, f.line, f.col, format_path(path), step_id, f.hint)
+                Problem(f.message, self.file, f.line, f.col, where, step_id, f.hint, severity)
             )
         return out
 

@@ -34,6 +34,7 @@ class Problem:
     path: str = ""
     step_id: str | None = None
     hint: str | None = None
+    severity: str = "error"  # or "warning": the input works, but differs from what it says
 
     def describe(self) -> str:
         """The finding without its location: "step 'x' → path: message (hint: ...)"."""
@@ -51,7 +52,8 @@ class Problem:
         where = self.file or "<input>"
         if self.line:
             where += f":{self.line}:{self.col}"
-        return f"{where}: {self.describe()}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {label}{self.describe()}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,9 +94,12 @@ class PipelineError(OsirisError):
     exit_code = EXIT_USAGE
 
     def __init__(self, problems: list[Problem]) -> None:
+        """`problems` may include warnings; they are listed but not counted as problems."""
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.col, p.message))
-        n = len(self.problems)
-        super().__init__(f"{n} problem{'s' if n != 1 else ''} found")
+        n = sum(p.severity != "warning" for p in self.problems)
+        warned = len(self.problems) - n
+        also = f" (and {warned} warning{'s' if warned != 1 else ''})" if warned else ""
+        super().__init__(f"{n} problem{'s' if n != 1 else ''} found{also}")
 
     def format(self) -> str:
         return "\n".join(p.format() for p in self.problems) + f"\n{self.message}"

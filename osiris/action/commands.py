@@ -50,6 +50,7 @@ class Context:
     paths: list[str]
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: dict[str, list[Problem]] = field(default_factory=dict)
+    warnings: dict[str, list[Problem]] = field(default_factory=dict)
 
     def rel(self, path: Path | str) -> str:
         return workflow.workspace_path(self.cwd / path, self.workspace)
@@ -62,6 +63,14 @@ class Context:
         return PipelineResult(
             self.rel(path), "invalid", PipelineError(problems).exit_code, problems=problems
         )
+
+    def warned(self, result: PipelineResult, path: str) -> PipelineResult:
+        """`result` with the compile warnings of `path`, which also become annotations."""
+        warnings = self.warnings.get(path, [])
+        for problem in warnings:
+            workflow.annotate_problem(problem, masker=self.report.masker)
+        result.problems = [*result.problems, *warnings]
+        return result
 
 
 def prepare(
@@ -82,9 +91,12 @@ def prepare(
     ctx = Context(inputs, environ, workspace, cwd, loaded, executor, report, paths)
     for path in paths:
         try:
-            ctx.manifests[path] = compile_with(Path(path), loaded, dict(inputs.params)).data
+            manifest = compile_with(Path(path), loaded, dict(inputs.params))
         except PipelineError as exc:
             ctx.problems[path] = [_located(ctx, p) for p in exc.problems]
+        else:
+            ctx.manifests[path] = manifest.data
+            ctx.warnings[path] = [_located(ctx, p) for p in manifest.warnings]
     register_secrets(ctx, ctx.manifests.values())
     # Injected into an E2B sandbox as they are, so just as secret.
     secret_names = loaded.get("runner.e2b.env_from_secrets")
@@ -158,7 +170,7 @@ def validate_pipelines(ctx: Context) -> None:
         if path in ctx.problems:
             ctx.report.pipelines.append(ctx.invalid(path))
             continue
-        ctx.report.pipelines.append(_compiled_result(ctx, path, "valid", 0))
+        ctx.report.pipelines.append(ctx.warned(_compiled_result(ctx, path, "valid", 0), path))
     if code and not ctx.report.exit_code:
         ctx.report.error = f"osiris validate exited with {code}; the step log says why"
         ctx.report.error_code = code
@@ -175,7 +187,7 @@ def compile_pipelines(ctx: Context) -> None:
         with workflow.group(f"osiris compile {path}"):
             code = cli.main(argv)
         status = "compiled" if code == 0 else "error"
-        ctx.report.pipelines.append(_compiled_result(ctx, path, status, code))
+        ctx.report.pipelines.append(ctx.warned(_compiled_result(ctx, path, status, code), path))
 
 
 def run_pipelines(ctx: Context) -> None:
@@ -198,7 +210,7 @@ def run_pipelines(ctx: Context) -> None:
         created = sorted(after - before)
         before = after
         session = logs_dir / created[-1] if created else None
-        ctx.report.pipelines.append(_run_result(ctx, path, code, session))
+        ctx.report.pipelines.append(ctx.warned(_run_result(ctx, path, code, session), path))
         if code == EXIT_INTERRUPTED:
             break
 

@@ -154,7 +154,8 @@ def _problems(p: PipelineResult) -> list[str]:
         where = problem.file or p.file
         if problem.line:
             where += f":{problem.line}:{problem.col}"
-        lines.append(f"| {_cell_code(where)} | {_cell(problem.describe())} |")
+        label = "warning: " if problem.severity == "warning" else ""
+        lines.append(f"| {_cell_code(where)} | {_cell(label + problem.describe())} |")
     return [*lines, ""]
 
 
@@ -169,16 +170,19 @@ def _validate(report: Report) -> list[str]:
         "|---|---|",
     ]
     for p in report.pipelines:
-        if p.problems:
-            n = len(p.problems)
+        n = sum(problem.severity != "warning" for problem in p.problems)
+        warned = len(p.problems) - n
+        if n:
             result = f"{_status(p.status)}: {n} problem{'s' if n != 1 else ''}"
         elif p.status == "valid":
             result = f"{_status(p.status)} ({len(p.steps)} steps)"
         else:
             result = _status(p.status) + (f": {_cell(p.error)}" if p.error else "")
+        if warned:
+            result += f", {warned} warning{'s' if warned != 1 else ''}"
         lines.append(f"| {_cell_code(p.file)} | {result} |")
     lines.append("")
-    for p in bad:
+    for p in report.pipelines:
         if p.problems:
             lines += [f"### {_code(p.file)}", "", *_problems(p)]
     return lines

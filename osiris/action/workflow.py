@@ -56,8 +56,15 @@ def notice(message: str, *, title: str = TITLE, file: str | None = None) -> None
     gha.notice(message, title=title, file=file)
 
 
-def warning(message: str, *, title: str = TITLE, file: str | None = None) -> None:
-    gha.warning(message, title=title, file=file)
+def warning(
+    message: str,
+    *,
+    title: str = TITLE,
+    file: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+) -> None:
+    gha.warning(message, title=title, file=file, line=line, col=col)
 
 
 def error(
@@ -91,10 +98,10 @@ def workspace_path(path: Path | str, workspace: Path) -> str:
 
 
 def problem_annotation(problem: Problem) -> dict[str, Any]:
-    """The arguments of the `::error` annotation for a problem whose file is workspace-relative."""
+    """The arguments of the annotation for a problem whose file is workspace-relative."""
     return {
         "message": problem.describe(),
-        "title": "Invalid pipeline",
+        "title": "Pipeline warning" if problem.severity == "warning" else "Invalid pipeline",
         "file": problem.file or None,
         "line": problem.line or None,
         "col": problem.col or None,
@@ -103,7 +110,8 @@ def problem_annotation(problem: Problem) -> dict[str, Any]:
 
 def annotate_problem(problem: Problem, *, masker: Masker) -> None:
     args = problem_annotation(problem)
-    error(masker.mask(args.pop("message")), **args)
+    annotate = warning if problem.severity == "warning" else error
+    annotate(masker.mask(args.pop("message")), **args)
 
 
 def set_outputs(outputs: Mapping[str, str]) -> None:

@@ -35,6 +35,12 @@ def compile_with(path: Path, loaded: LoadedConfig, params: dict[str, str]) -> Ma
     )
 
 
+def print_warnings(manifest: Manifest) -> None:
+    """What the compiler accepted but the user should know, one line each on stderr."""
+    for warning in manifest.warnings:
+        print(warning.format(), file=sys.stderr)
+
+
 def validate(paths: list[Path], *, loaded: LoadedConfig, params: dict[str, str], fmt: str) -> int:
     results: list[dict[str, Any]] = []
     code = 0
@@ -55,12 +61,14 @@ def validate(paths: list[Path], *, loaded: LoadedConfig, params: dict[str, str],
                     "valid": True,
                     "fingerprint": manifest.fingerprint,
                     "steps": len(manifest.data["steps"]),
+                    "warnings": [p.to_dict() for p in manifest.warnings],
                 }
             )
             if fmt == "text":
                 print(
                     f"{path}: ok ({len(manifest.data['steps'])} steps, {manifest.fingerprint[:19]})"
                 )
+                print_warnings(manifest)
     if fmt == "json":
         print(json.dumps({"valid": code == 0, "pipelines": results}, indent=2))
     return code
@@ -77,6 +85,7 @@ def compile_one(
         else:
             print(exc.format(), file=sys.stderr)
         return exc.exit_code
+    print_warnings(manifest)
     if out is None:
         sys.stdout.write(manifest.to_json())
     else:

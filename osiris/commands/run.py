@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osiris.commands.console import Console
-from osiris.commands.pipeline import compile_with
+from osiris.commands.pipeline import compile_with, print_warnings
 from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError, UsageError
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def run(
     except PipelineError as exc:
         print(exc.format(), file=sys.stderr)
         return exc.exit_code
+    print_warnings(manifest)
     executor = loaded.get("runner.executor")
     runner_cls = get_runner(executor)
     data = manifest.data
@@ -87,6 +88,8 @@ def run(
             dry_run=dry_run,
             steps=len(data["steps"]),
         )
+        for warning in manifest.warnings:
+            session.emit("compile_warning", **warning.to_dict())
         prepared = PreparedRun(manifest, path.parent.resolve(), env, dry_run=dry_run)
         try:
             with runner_cls.from_config(loaded.config) as runner:

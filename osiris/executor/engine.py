@@ -111,8 +111,10 @@ def execute(
     connect_timeout = float(manifest["run"]["network"].get("connect_timeout_seconds", 30))
     failed = False
 
-    for step in steps:
+    # step ids may hold '.', so file names under scratch/ use the step's position instead
+    for position, step in enumerate(steps):
         sid = step["id"]
+        slot = f"step-{position:03d}"
         if failed:
             state.status[sid] = "skipped"
             emit("event", event="step_skipped", step=sid, reason="an earlier step failed")
@@ -133,7 +135,7 @@ def execute(
                 inputs=dict(inputs),
                 input_root=input_root,
                 output_root=output_root,
-                scratch_dir=scratch_dir / sid,
+                scratch_dir=scratch_dir / slot,
                 connect_timeout=connect_timeout,
                 metric=functools.partial(_step_metric, emit, sid),
                 declare_output=functools.partial(_declare, state, sid, output_root=output_root),
@@ -157,7 +159,7 @@ def execute(
                 elif consumers[sid] == 0:
                     tracker.drain()
                 else:
-                    handles[sid] = FileHandle.write(tracker, scratch_dir / "data" / f"{sid}.arrow")
+                    handles[sid] = FileHandle.write(tracker, scratch_dir / "data" / f"{slot}.arrow")
         except UpstreamFailedError as exc:
             state.fail(sid, "upstream.failed", f"stopped because step '{exc.step_id}' failed")
         except BaseException as exc:

@@ -53,13 +53,17 @@ def _step_ids(doc: Document) -> dict[int, str]:
     }
 
 
-def _fail(docs: list[Document]) -> PipelineError:
-    problems: list[Problem] = []
+def _problems(docs: list[Document], *, warnings: bool) -> list[Problem]:
+    found: list[Problem] = []
     for doc in docs:
-        for problem in doc.problems(_step_ids(doc)):
-            if problem not in problems:
-                problems.append(problem)
-    return PipelineError(problems)
+        for problem in doc.problems(_step_ids(doc), warnings=warnings):
+            if problem not in found:
+                found.append(problem)
+    return found
+
+
+def _fail(docs: list[Document]) -> PipelineError:
+    return PipelineError(_problems(docs, warnings=False) + _problems(docs, warnings=True))
 
 
 def _read(path: Path) -> tuple[Pipeline | None, Document]:
@@ -86,17 +90,20 @@ class _Connections:
         self.file: ConnectionsFile | None = None
         self.looked: list[Path] | None = None
 
-    def __call__(self, ref: str, path: KeyPath) -> Connection | None:
+    def __call__(self, ref: str, path: KeyPath, *, implicit: bool = False) -> Connection | None:
         if self.looked is None:
             found, self.looked = find_connections_file(self.pipeline.path, self.explicit)
             if found is not None:
                 self.file = parse_connections(found)
+        family = ref[1:].split(".", maxsplit=1)[0]
+        # a step without `connection` uses its family's default; say so in every message
+        why = f"the step names no connection, so it needs a default {family} connection: "
         if self.file is None:
             looked = " and ".join(str(p) for p in self.looked)
+            what = why if implicit else f"connection '{ref}' cannot be resolved: "
             self.doc.add(
                 path,
-                f"connection '{ref}' cannot be resolved: no {CONNECTIONS_FILE} found "
-                f"(looked for {looked})",
+                f"{what}no {CONNECTIONS_FILE} found (looked for {looked})",
                 f"create {CONNECTIONS_FILE} next to the pipeline; see docs/pipelines.md",
             )
             return None
@@ -104,6 +111,9 @@ class _Connections:
             return None  # the file is unusable and says so; do not pile on
         conn, message, hint = self.file.lookup(ref)
         if conn is None:
+            if implicit:
+                message = why + message
+                hint = f'add `connection: "@{family}.<alias>"` to the step, or {hint}'
             self.doc.add(path, message, hint)
         return conn
 
@@ -122,7 +132,8 @@ def compile_pipeline(
     `params` are `--param` values (text, coerced to each parameter's type); `environ` supplies
     `OSIRIS_PARAM_<NAME>` (default: os.environ). The connections file is `connections_file`, else
     `osiris_connections.yaml` next to the pipeline, else in the working directory. Raises
-    PipelineError listing every problem in the pipeline and the connections file.
+    PipelineError listing every problem in the pipeline and the connections file; the warnings
+    of a pipeline that compiles are in `manifest.warnings`.
     """
     environ = os.environ if environ is None else environ
     pipeline, doc = _read(path)
@@ -147,9 +158,13 @@ def compile_pipeline(
     docs = [doc] + ([conns.file.document] if conns.file is not None else [])
     if any(d.findings for d in docs):
         raise _fail(docs)
-    return _manifest(
+    manifest = _manifest(
         pipeline, bound, [compiled[sid] for sid in pipeline.order], secrets, run_settings
     )
+    manifest.warnings = sorted(
+        _problems(docs, warnings=True), key=lambda p: (p.file, p.line, p.col, p.message)
+    )
+    return manifest
 
 
 def _check_connections(
@@ -265,6 +280,7 @@ def _manifest(
         "pipeline": {
             "name": pipeline.name,
             "description": pipeline.description,
+            "metadata": pipeline.metadata,
             "oml_version": pipeline.oml_version,
             "file": pipeline.path.name,
         },

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from osiris.connections import substitute_value
-from osiris.errors import UsageError
+from osiris.errors import Problem, UsageError
 
 MANIFEST_VERSION = "0.1"
 
@@ -42,6 +42,8 @@ class Manifest:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
+        # what the compiler noticed but accepted (not part of the manifest's data)
+        self.warnings: list[Problem] = []
 
     @classmethod
     def build(cls, body: dict[str, Any]) -> Manifest:

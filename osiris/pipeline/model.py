@@ -18,8 +18,11 @@ ParamType = Literal["string", "integer", "number", "boolean"]
 PARAM_TYPES: tuple[ParamType, ...] = ("string", "integer", "number", "boolean")
 ParamValue = str | int | float | bool
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-STEP_ID_PATTERN = r"^[a-z_][a-z0-9_]*$"
+# Upstream Osiris names and ids steps freely (its own examples use kebab-case); ids reach file
+# names, SQL and DuckDB only through quoting or mapping.
+STEP_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+# OML's `mode: read` is this project's `extract`
+MODE_ALIASES = {"read": "extract"}
 PARAM_NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
 
 
@@ -42,9 +45,10 @@ class Step(_Model):
     index: int  # position in the file's `steps` list
     id: str
     component: str
-    mode: str
+    mode: str  # with MODE_ALIASES applied
     config: dict[str, Any]
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # from `needs:` and from `inputs:`, in that order
+    inputs: dict[str, str] = Field(default_factory=dict)  # OML `inputs:` name -> step id
     extensions: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -56,6 +60,7 @@ class Pipeline(_Model):
     oml_version: str
     name: str
     description: str
+    metadata: dict[str, Any]
     params: dict[str, Param]
     steps: tuple[Step, ...]
     order: tuple[str, ...]

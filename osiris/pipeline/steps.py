@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, Protocol
 
 from osiris.components import Component, Registry
 from osiris.connections import REF_PATTERN, Connection
@@ -17,8 +17,12 @@ from osiris.pipeline.schema import check_config, validator
 from osiris.pipeline.validate import suggest
 from osiris.templates import env_refs, is_malformed, whole_ref
 
-# Returns the connection a reference names, or None after reporting why at `path`.
-ConnectionLookup = Callable[[str, KeyPath], Connection | None]
+
+class ConnectionLookup(Protocol):
+    """The connection `ref` names, or None after reporting why at `path`; with `implicit`, the
+    step named no connection and `ref` is its family's default."""
+
+    def __call__(self, ref: str, path: KeyPath, *, implicit: bool = False) -> Connection | None: ...
 
 
 @dataclass
@@ -113,6 +117,11 @@ def compile_step(
             ref=ref,
             connections=connections,
         )
+        ok = ok and connection is not None
+    elif spec.connection_family is not None:
+        # upstream Osiris's rule: no `connection` means the family's default
+        family = spec.connection_family
+        connection = connections(f"@{family}", (*base, "component"), implicit=True)
         ok = ok and connection is not None
     if bound_ok:
         try:

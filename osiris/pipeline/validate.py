@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from osiris.document import Document, KeyPath
 from osiris.pipeline.model import (
-    NAME_PATTERN,
+    MODE_ALIASES,
     OML_VERSIONS,
     PARAM_NAME_PATTERN,
     PARAM_TYPES,
@@ -25,9 +25,34 @@ from osiris.pipeline.model import (
     Pipeline,
     Step,
 )
+from osiris.templates import whole_ref
 
-TOP_KEYS = {"oml_version": True, "name": True, "description": False, "params": False, "steps": True}
-STEP_KEYS = {"id": True, "component": True, "mode": True, "config": False, "needs": False}
+TOP_KEYS = {
+    "oml_version": True,
+    "name": True,
+    "description": False,
+    "metadata": False,
+    "schedule": False,
+    "params": False,
+    "steps": True,
+}
+STEP_KEYS = {
+    "id": True,
+    "component": True,
+    "mode": True,
+    "config": False,
+    "needs": False,
+    "inputs": False,
+    "description": False,
+}
+# keys upstream Osiris refuses with a reason of its own (OML 0.1.0 predecessors)
+_FORMER_KEYS = {
+    "version": 'OML says `oml_version: "0.1.0"`',
+    "connectors": "connections live in osiris_connections.yaml; steps name them with "
+    '`connection: "@family.alias"`',
+    "tasks": "OML calls them `steps`",
+    "outputs": "steps write their outputs; there is no top-level `outputs`",
+}
 PARAM_KEYS = {"type": True, "default": False, "description": False}
 _EXPECTED = {
     str: "a string",
@@ -39,11 +64,11 @@ _EXPECTED = {
 }
 _MISSING_HINTS = {
     "oml_version": 'add `oml_version: "0.1.0"` at the top of the file',
-    "name": "add `name: my-pipeline` (lower-case letters, digits, '-' and '_')",
+    "name": "add `name: my-pipeline`",
     "steps": "add `steps:` with at least one step",
-    "id": "add `id: my_step` (lower-case letters, digits and '_')",
+    "id": "add `id: my-step` (letters, digits, '-', '_' and '.')",
     "component": "add `component: family.kind`; `osiris components list` shows the available ones",
-    "mode": "add `mode: extract`, `transform` or `write` (one the component supports)",
+    "mode": "add `mode: read`, `transform` or `write` (one the component supports)",
     "type": "add `type: string`, `integer`, `number` or `boolean`",
 }
 
@@ -84,14 +109,22 @@ def expect(doc: Document, path: KeyPath, value: Any, kind: type) -> bool:
     return False
 
 
-def check_keys(doc: Document, path: KeyPath, data: dict[str, Any], keys: dict[str, bool]) -> None:
+def check_keys(
+    doc: Document,
+    path: KeyPath,
+    data: dict[str, Any],
+    keys: dict[str, bool],
+    reasons: dict[str, str] | None = None,
+) -> None:
     """Unknown keys (except `x-*`) and missing required keys of one mapping."""
     allowed = sorted(keys)
     for key in data:
         if key in keys or key.startswith("x-"):
             continue
-        hint = suggest(key, allowed) or (
-            f"allowed keys: {', '.join(allowed)}; custom keys must start with 'x-'"
+        hint = (
+            (reasons or {}).get(key)
+            or suggest(key, allowed)
+            or (f"allowed keys: {', '.join(allowed)}; custom keys must start with 'x-'")
         )
         doc.add((*path, key), f"unknown key '{key}'", hint, at_key=True)
     for key, required in keys.items():
@@ -111,7 +144,7 @@ def build_pipeline(doc: Document, path: Path, source: bytes) -> Pipeline | None:
             "see docs/pipelines.md for the layout of a pipeline file",
         )
         return None
-    check_keys(doc, (), data, TOP_KEYS)
+    check_keys(doc, (), data, TOP_KEYS, _FORMER_KEYS)
     oml_version = data.get("oml_version")
     supported = ", ".join(f'"{v}"' for v in OML_VERSIONS)
     if "oml_version" in data and not isinstance(oml_version, str):
@@ -127,19 +160,21 @@ def build_pipeline(doc: Document, path: Path, source: bytes) -> Pipeline | None:
             f"this version of Osiris supports oml_version {supported}",
         )
     name = data.get("name")
-    if (
-        "name" in data
-        and expect(doc, ("name",), name, str)
-        and not re.match(NAME_PATTERN, str(name))
-    ):
-        doc.add(
-            ("name",),
-            f"invalid name '{name}'",
-            "use lower-case letters, digits, '-' and '_', starting with a letter or digit",
-        )
+    if "name" in data and expect(doc, ("name",), name, str) and not str(name).strip():
+        doc.add(("name",), "the name is empty", "write `name: my-pipeline`")
     description = data.get("description", "")
     if not expect(doc, ("description",), description, str):
         description = ""
+    metadata = data.get("metadata") or {}
+    if not expect(doc, ("metadata",), metadata, dict):
+        metadata = {}
+    if "schedule" in data:
+        doc.warn(
+            ("schedule",),
+            "`schedule` is kept with the pipeline, but osiris run does not schedule runs",
+            "schedule runs with cron or a GitHub workflow's `on: schedule`",
+            at_key=True,
+        )
     # An empty `params:`, `config:` or `needs:` (null) means "none", as it reads.
     params = _params(doc, data.get("params") or {})
     steps = _steps(doc, data["steps"]) if "steps" in data else []
@@ -150,6 +185,7 @@ def build_pipeline(doc: Document, path: Path, source: bytes) -> Pipeline | None:
         oml_version=oml_version if isinstance(oml_version, str) else "",
         name=name if isinstance(name, str) else "",
         description=cast(str, description),
+        metadata=metadata,
         params=params,
         steps=tuple(steps),
         order=tuple(order),
@@ -234,7 +270,7 @@ def _steps(doc: Document, data: Any) -> list[Step]:
                 doc.add(
                     (*path, "id"),
                     f"invalid step id '{step_id}'",
-                    "use lower-case letters, digits and '_', starting with a letter or '_'",
+                    "use letters, digits, '-', '_' and '.'",
                 )
                 ok = False
         else:
@@ -245,7 +281,10 @@ def _steps(doc: Document, data: Any) -> list[Step]:
         config = raw.get("config") or {}
         if not expect(doc, (*path, "config"), config, dict):
             ok = False
+        if "description" in raw:
+            expect(doc, (*path, "description"), raw["description"], str)
         needs = _needs(doc, path, raw)
+        inputs = _inputs(doc, path, raw)
         if ok and isinstance(step_id, str):
             extensions = {k: v for k, v in raw.items() if k.startswith("x-")}
             steps.append(
@@ -253,9 +292,10 @@ def _steps(doc: Document, data: Any) -> list[Step]:
                     index=index,
                     id=step_id,
                     component=raw["component"],
-                    mode=raw["mode"],
+                    mode=MODE_ALIASES.get(raw["mode"], raw["mode"]),
                     config=config,
-                    needs=needs,
+                    needs=tuple(dict.fromkeys([*needs, *inputs.values()])),
+                    inputs=inputs,
                     extensions=extensions,
                 )
             )
@@ -277,6 +317,35 @@ def _needs(doc: Document, path: KeyPath, raw: dict[str, Any]) -> tuple[str, ...]
             continue
         found.append(need)
     return tuple(found)
+
+
+def _inputs(doc: Document, path: KeyPath, raw: dict[str, Any]) -> dict[str, str]:
+    """OML `inputs: {df: "${step.df}"}`: each value names the step whose output comes in."""
+    inputs = raw.get("inputs") or {}
+    if not expect(doc, (*path, "inputs"), inputs, dict):
+        return {}
+    found: dict[str, str] = {}
+    for name, value in inputs.items():
+        where: KeyPath = (*path, "inputs", name)
+        ref = whole_ref(value) if isinstance(value, str) else None
+        if ref is None or ref.kind != "step":
+            doc.add(
+                where,
+                f"an input must name a step's output, got {describe(value)}",
+                "write `" + name + ': "${<step id>.df}"`',
+            )
+            continue
+        found[name] = ref.step
+    return found
+
+
+def _need_path(step: Step, raw: Any, need: str) -> KeyPath:
+    """Where a step names `need`: in `needs:`, else in `inputs:`."""
+    listed = raw.get("needs") if isinstance(raw, dict) else None
+    if isinstance(listed, list) and need in listed:
+        return ("steps", step.index, "needs", listed.index(need))
+    name = next((k for k, v in step.inputs.items() if v == need), "")
+    return ("steps", step.index, "inputs", name)
 
 
 def _graph(doc: Document, raw_steps: Any, steps: list[Step]) -> list[str]:
@@ -301,8 +370,8 @@ def _graph(doc: Document, raw_steps: Any, steps: list[Step]) -> list[str]:
     edges: dict[str, list[str]] = {}
     for step in graph.values():
         edges[step.id] = []
-        for i, need in enumerate(step.needs):
-            where: KeyPath = ("steps", step.index, "needs", i)
+        for need in step.needs:
+            where = _need_path(step, raw_list[step.index], need)
             if need == step.id:
                 doc.add(where, f"step '{need}' needs itself", f"remove '{need}' from needs")
             elif need not in first:

@@ -49,7 +49,13 @@ def test_manifest_shape(here):
     assert data == {
         "manifest_version": "0.1",
         "osiris_version": "0.1.0",
-        "pipeline": {"name": "p", "description": "", "oml_version": "0.1.0", "file": "p.yaml"},
+        "pipeline": {
+            "name": "p",
+            "description": "",
+            "metadata": {},
+            "oml_version": "0.1.0",
+            "file": "p.yaml",
+        },
         "params": {},
         "connections": {},
         "env": {"required": [], "optional": [], "secret": []},

@@ -129,9 +129,9 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
 
     cfg = ctx.config
     ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
-    db_path = ctx.scratch_dir / f"{ctx.step_id}.duckdb"
+    db_path = ctx.scratch_dir / "processor.duckdb"
     settings: dict[str, str | bool | int | float | list[str]] = {
-        "temp_directory": str(ctx.scratch_dir / f"{ctx.step_id}.tmp"),
+        "temp_directory": str(ctx.scratch_dir / "spill"),
         # a table name that is no input must not find a Python variable of this module
         "python_enable_replacements": False,
     }
