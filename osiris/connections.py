@@ -37,6 +37,7 @@ __all__ = [
     "CONNECTIONS_FILE",
     "Connection",
     "ConnectionsFile",
+    "canonical_fields",
     "check_env",
     "find_connections_file",
     "load_connections",
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 CONNECTIONS_FILE = "osiris_connections.yaml"
+FILE_VERSIONS = (1, "1")  # upstream Osiris writes `version: 1` (ADR 0020)
 REF_PATTERN = re.compile(r"^@([a-z][a-z0-9_]*)(?:\.([a-z0-9_][a-z0-9_-]*))?$")
 _FAMILY = re.compile(r"^[a-z][a-z0-9_]*$")
 _ALIAS = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
@@ -89,13 +91,45 @@ def substitute_value(value: Any, environ: Mapping[str, str], *, where: str, fiel
     return value
 
 
+# Field names upstream Osiris's connection files use for the same thing, canonical name first.
+# Where several are given, the first one present wins (key: upstream's own order).
+SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "mysql": {"user": ("user", "username")},
+    "postgres": {"user": ("user", "username")},
+    "supabase": {
+        "user": ("user", "username"),
+        "password": ("password", "pg_password"),
+        "dsn": ("dsn", "pg_dsn", "sql_dsn"),
+        "project_ref": ("project_ref", "project_id"),
+        "key": ("service_role_key", "anon_key", "key"),
+    },
+}
+# groups whose members may all be present (a Supabase project has both keys)
+_OVERLAPPING = {"key"}
+
+
+def canonical_fields(family: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`fields` with upstream Osiris's synonyms under this project's names (`username` → user,
+    Supabase `pg_dsn` → dsn, `service_role_key` → key, ...)."""
+    out = dict(fields)
+    for name, names in SYNONYMS.get(family, {}).items():
+        present = [n for n in names if out.get(n) not in (None, "")]
+        for n in names:
+            out.pop(n, None)
+        if present:
+            out[name] = fields[present[0]]
+    return out
+
+
 def resolve_connection(entry: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    """The fields of a manifest connection entry with every template resolved from `environ`."""
+    """The fields of a manifest connection entry with every template resolved from `environ`,
+    under their canonical names (`canonical_fields`)."""
     where = f"connection @{entry['family']}.{entry['alias']}"
-    return {
+    resolved = {
         name: substitute_value(value, environ, where=where, field=name)
         for name, value in sorted(entry["fields"].items())
     }
+    return dict(sorted(canonical_fields(entry["family"], resolved).items()))
 
 
 def check_env(manifest_data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -194,13 +228,19 @@ def parse_connections(path: Path) -> ConnectionsFile:
         )
         return conns
     for key in data:
-        if key != "connections" and not key.startswith("x-"):
+        if key not in ("connections", "version") and not key.startswith("x-"):
             doc.add(
                 (key,),
                 f"unknown key '{key}'",
-                "the only top-level key is `connections`",
+                "the top-level keys are `version` (optional) and `connections`",
                 at_key=True,
             )
+    if "version" in data and data["version"] not in FILE_VERSIONS:
+        doc.add(
+            ("version",),
+            f"unsupported connections file version {data['version']!r}",
+            "write `version: 1`, or leave it out",
+        )
     for family, aliases in data["connections"].items():
         fpath: KeyPath = ("connections", family)
         if not _FAMILY.match(family):
@@ -263,6 +303,15 @@ def _connection(doc: Document, family: str, alias: str, fields: Any) -> Connecti
     values = {k: v for k, v in fields.items() if k != "default" and not k.startswith("x-")}
     for name, value in values.items():
         _check_templates(doc, (*path, name), value)
+    for canonical, names in SYNONYMS.get(family, {}).items():
+        given = [n for n in names if n in values]
+        if len(given) > 1 and canonical not in _OVERLAPPING:
+            doc.add(
+                (*path, given[1]),
+                f"'{given[1]}' and '{given[0]}' are the same field",
+                f"keep one of them: {' or '.join(given)}",
+                at_key=True,
+            )
     return Connection(family, alias, values, is_default, path)
 
 

@@ -75,8 +75,7 @@ def test_components_list_and_show(capsys):
 def test_load_driver_reads_only_the_spec_it_needs_and_falls_back_to_the_registry():
     from osiris.components import load_driver
 
-    # a built-in whose spec names another package's driver (Supabase runs the Postgres code)
-    assert load_driver("supabase.writer").__name__ == "osiris.components.postgres.writer.driver"
+    assert load_driver("supabase.writer").__name__ == "osiris.components.supabase.writer.driver"
     assert load_driver("filesystem.csv_writer").__name__ == (
         "osiris.components.filesystem.csv_writer.driver"
     )

@@ -147,7 +147,8 @@ def test_connections_file_problems(tmp_path, monkeypatch):
         "(hint: use lower-case letters, digits and '_')",
         "c.yaml:9:7: connections.pg: family 'pg' must be a mapping of aliases "
         "(hint: write `<alias>:` with its fields below)",
-        "c.yaml:10:1: extra: unknown key 'extra' (hint: the only top-level key is `connections`)",
+        "c.yaml:10:1: extra: unknown key 'extra' (hint: the top-level keys are `version` "
+        "(optional) and `connections`)",
     ]
     write(path, "- not a mapping\n")
     assert problems(lambda: load_connections(path)) == [
@@ -161,4 +162,68 @@ def test_params_references_are_not_allowed_in_connections(tmp_path):
     assert [p.split(" (hint")[0] for p in problems(lambda: load_connections(path))] == [
         f"{path}:3:15: connections.m.a.host: '${{params.h}}' is not an environment variable "
         "reference"
+    ]
+
+
+ADR_0020 = """
+version: 1
+connections:
+  mysql:
+    db_movies:
+      default: true
+      host: ${MYSQL_HOST:-127.0.0.1}
+      port: ${MYSQL_PORT:-3306}
+      database: padak
+      username: ${MYSQL_USER:-root}
+      password: ${MYSQL_PASSWORD}
+  supabase:
+    main:
+      default: true
+      url: https://abcdefghijklmnop.supabase.co
+      service_role_key: ${SUPABASE_SERVICE_ROLE_KEY}
+      anon_key: ${SUPABASE_ANON_KEY:-}
+      pg_dsn: ${SUPABASE_PG_DSN}
+  duckdb:
+    local: {default: true, path: ./data/local.duckdb}
+  filesystem:
+    local: {default: true, base_dir: ./data}
+"""
+
+
+def test_an_adr_0020_connections_file_resolves_to_canonical_fields(tmp_path):
+    conns = load_connections(write(tmp_path / "c.yaml", ADR_0020))
+    assert sorted(conns.families) == ["duckdb", "filesystem", "mysql", "supabase"]
+    env = {"MYSQL_PASSWORD": "pw", "SUPABASE_SERVICE_ROLE_KEY": "srk", "SUPABASE_PG_DSN": "dsn"}
+    entries = {
+        ref: {"family": c.family, "alias": c.alias, "fields": c.fields}
+        for aliases in conns.families.values()
+        for c in aliases.values()
+        for ref in [c.ref]
+    }
+    assert resolve_connection(entries["@mysql.db_movies"], env) == {
+        "database": "padak",
+        "host": "127.0.0.1",
+        "password": "pw",
+        "port": "3306",
+        "user": "root",
+    }
+    # upstream's key order: service_role_key, then anon_key, then key
+    assert resolve_connection(entries["@supabase.main"], env) == {
+        "dsn": "dsn",
+        "key": "srk",
+        "url": "https://abcdefghijklmnop.supabase.co",
+    }
+    assert resolve_connection(entries["@duckdb.local"], env) == {"path": "./data/local.duckdb"}
+
+
+def test_synonyms_given_twice_are_a_problem(tmp_path):
+    text = "connections:\n  mysql:\n    a: {host: h, user: u, username: v}\n"
+    assert problems(lambda: load_connections(write(tmp_path / "c.yaml", text))) == [
+        f"{tmp_path / 'c.yaml'}:3:27: connections.mysql.a.username: 'username' and 'user' are "
+        "the same field (hint: keep one of them: user or username)"
+    ]
+    text = "version: 2\nconnections:\n  mysql:\n    a: {host: h, user: u}\n"
+    assert problems(lambda: load_connections(write(tmp_path / "c.yaml", text))) == [
+        f"{tmp_path / 'c.yaml'}:1:10: version: unsupported connections file version 2 "
+        "(hint: write `version: 1`, or leave it out)"
     ]

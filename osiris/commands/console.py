@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from osiris.runners import RunResult
     from osiris.session import Session
 
@@ -93,6 +92,15 @@ class Console:
         print(s.masker.mask(head), file=stream)
         print(f"  session: {s.path}", file=stream)
         for rel in result.outputs:
-            print(f"  output:  {s.outputs / rel}", file=stream)
+            shown = Path(result.output_dir) / rel if result.output_dir else s.outputs / rel
+            print(f"  output:  {_near(shown)}", file=stream)
         if bundle is not None:
             print(f"  bundle:  {bundle}", file=stream)
+
+
+def _near(path: Path) -> Path:
+    """`path` relative to the working directory when it is inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path

@@ -1,4 +1,4 @@
-"""`osiris validate` and `osiris compile`."""
+"""`osiris validate` (and `osiris oml validate`) and `osiris compile`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osiris.commands import compiled
 from osiris.errors import PipelineError, UsageError
 
 if TYPE_CHECKING:
@@ -92,4 +93,10 @@ def compile_one(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(manifest.to_json(), encoding="utf-8")
         print(f"wrote {out} ({manifest.fingerprint})", file=sys.stderr)
+    try:
+        kept = compiled.record(manifest, path)
+    except OSError as exc:
+        print(f"warning: could not keep the manifest for --last-compile: {exc}", file=sys.stderr)
+    else:
+        print(f"run it with `osiris run --last-compile` (kept as {kept})", file=sys.stderr)
     return 0

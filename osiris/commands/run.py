@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osiris.commands import compiled
 from osiris.commands.console import Console
 from osiris.commands.pipeline import compile_with, print_warnings
 from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError, UsageError
@@ -37,12 +38,19 @@ def run(
     from osiris.runners.local import LocalRunner
     from osiris.session import Masker, Session
 
-    try:
-        manifest = compile_with(path, loaded, params)
-    except PipelineError as exc:
-        print(exc.format(), file=sys.stderr)
-        return exc.exit_code
-    print_warnings(manifest)
+    if compiled.is_manifest(path):
+        source = _compiled_source(path, loaded, params)
+    else:
+        try:
+            manifest = compile_with(path, loaded, params)
+        except PipelineError as exc:
+            print(exc.format(), file=sys.stderr)
+            return exc.exit_code
+        print_warnings(manifest)
+        source = compiled.Compiled(
+            manifest, str(path), path.read_text(encoding="utf-8"), path.parent.resolve()
+        )
+    manifest = source.manifest
     executor = loaded.get("runner.executor")
     runner_cls = get_runner(executor)
     data = manifest.data
@@ -62,7 +70,7 @@ def run(
         session = Session.create(
             logs_dir,
             pipeline_name=data["pipeline"]["name"],
-            pipeline_file=str(path),
+            pipeline_file=source.pipeline_file,
             executor=executor,
             events=loaded.get("logging.events"),
             masker=masker,
@@ -77,7 +85,8 @@ def run(
     )
     with session, session.logging(console_level=console.log_level):
         console.start(data, executor, dry_run)
-        session.write_artifact("pipeline.yaml", path.read_text(encoding="utf-8"))
+        if source.pipeline_text is not None:
+            session.write_artifact("pipeline.yaml", source.pipeline_text)
         session.write_artifact("manifest.json", manifest.to_json())
         session.update(fingerprint=manifest.fingerprint)
         session.emit(
@@ -90,7 +99,9 @@ def run(
         )
         for warning in manifest.warnings:
             session.emit("compile_warning", **warning.to_dict())
-        prepared = PreparedRun(manifest, path.parent.resolve(), env, dry_run=dry_run)
+        prepared = PreparedRun(
+            manifest, source.input_root, env, dry_run=dry_run, output_dir=Path.cwd()
+        )
         try:
             with runner_cls.from_config(loaded.config) as runner:
                 if warm is not None and isinstance(runner, LocalRunner):
@@ -106,7 +117,10 @@ def run(
             print(f"error: unexpected error, please report it; details in {log}", file=sys.stderr)
             return EXIT_INTERNAL
         session.update(
-            rows_read=result.rows_read, rows_written=result.rows_written, outputs=result.outputs
+            rows_read=result.rows_read,
+            rows_written=result.rows_written,
+            outputs=result.outputs,
+            output_dir=result.output_dir,
         )
         session.finalize(result.status, result.exit_code, result.error)
         bundle = _bundle_on_failure(session, result, loaded)
@@ -115,6 +129,22 @@ def run(
     else:
         console.finish(result, bundle)
     return result.exit_code
+
+
+def _compiled_source(path: Path, loaded: LoadedConfig, params: dict[str, str]) -> compiled.Compiled:
+    """A compiled manifest to run as it is: what compile bound cannot change now."""
+    if params:
+        raise UsageError(
+            "--param cannot change a compiled manifest (parameters are bound when compiling)",
+            hint="pass --param to `osiris compile`, or run the pipeline file",
+        )
+    for key, flag in (("runner.timeout_seconds", "--timeout"),):
+        if loaded.sources.get(key) == f"cli {flag}":
+            raise UsageError(
+                f"{flag} cannot change a compiled manifest (limits are part of it)",
+                hint=f"pass {flag} to `osiris compile`, or run the pipeline file",
+            )
+    return compiled.load(path)
 
 
 def _bundle_on_failure(session: Session, result: RunResult, loaded: LoadedConfig) -> Path | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from osiris.components.api import StepError
@@ -60,21 +60,6 @@ def key_columns(schema: pa.Schema) -> list[str]:
     except ValueError:
         return []
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
-
-
-def write_key(cfg: Mapping[str, Any], schema: pa.Schema, mode: str) -> list[str]:
-    """A writer's key: `primary_key` from the config, else the one the input carries."""
-    pk = list(cfg.get("primary_key") or [])
-    if mode == "upsert" and not pk:
-        raise StepError("config.invalid", "write_mode upsert needs `primary_key`")
-    missing = [c for c in pk if c not in schema.names]
-    if missing:
-        raise StepError(
-            "config.invalid",
-            f"primary_key column {', '.join(map(repr, missing))} is not in the input; its "
-            f"columns are {', '.join(schema.names)}",
-        )
-    return pk or [c for c in key_columns(schema) if c in schema.names]
 
 
 def check_columns(label: str, names: Sequence[str], existing: Container[str]) -> None:

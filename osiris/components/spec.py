@@ -9,13 +9,25 @@ from pydantic import BaseModel, ConfigDict, Field
 Mode = Literal["extract", "transform", "write"]
 
 
+class ConnectionField(BaseModel):
+    """A connection field a step's config may name (upstream Osiris's `x-connection-fields`):
+    `allowed` overrides the connection's value for this step, `forbidden` is a compile error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    override: Literal["allowed", "forbidden"]
+
+
 class ComponentSpec(BaseModel):
     """A component's contract, loaded from its `spec.yaml`.
 
     `secrets` are JSON pointers: `/field` into the step config, `/connection/field` into the
     resolved connection. `outputs` point at config fields naming files the step writes (relative
     to the run's output area), `inputs` at config fields naming files it reads (relative to the
-    pipeline's directory; a runner ships them with the run).
+    pipeline's directory; a runner ships them with the run). `ignored` maps config keys that are
+    accepted for compatibility but change nothing here to the reason, which the compiler shows
+    as a warning.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -31,6 +43,10 @@ class ComponentSpec(BaseModel):
     secrets: list[str] = Field(default_factory=list, alias="x-secret")
     outputs: list[str] = Field(default_factory=list, alias="x-outputs")
     inputs: list[str] = Field(default_factory=list, alias="x-inputs")
+    ignored: dict[str, str] = Field(default_factory=dict, alias="x-ignored")
+    connection_fields: list[ConnectionField] = Field(
+        default_factory=list, alias="x-connection-fields"
+    )
     driver: str = ""
     examples: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -97,8 +97,7 @@ def execute(
     emit: Emit,
 ) -> int:
     """Run every step; return 0 when all succeeded, 1 when a step failed."""
-    from osiris.connections import resolve_connection
-    from osiris.pipeline.manifest import resolve_step_config
+    from osiris.pipeline.manifest import resolve_step_config, step_connection
 
     state = _State(emit)
     steps = manifest["steps"]
@@ -125,8 +124,7 @@ def execute(
         consumed = [0]
         try:
             inputs = {n: _CountingHandle(handles[n], consumed) for n in step.get("needs", [])}
-            ref = step.get("connection")
-            connection = resolve_connection(manifest["connections"][ref], environ) if ref else None
+            connection = step_connection(manifest, step, environ)
             ctx = StepContext(
                 step_id=sid,
                 component=step["component"],

@@ -245,6 +245,7 @@ def _manifest(
     out_steps = []
     for cs in steps:
         note(cs.config, False)
+        note(cs.connection_fields, False)
         for rel in cs.secret_paths:
             note(lookup(cs.config, rel)[1], True)
         entry: dict[str, Any] = {
@@ -258,6 +259,8 @@ def _manifest(
             "inputs": cs.inputs,
             "outputs": cs.outputs,
         }
+        if cs.connection_fields:
+            entry["connection_fields"] = cs.connection_fields
         entry["fingerprint"] = step_fingerprint(entry)
         out_steps.append(entry)
     connections = {}

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from osiris.connections import substitute_value
+from osiris.connections import resolve_connection, substitute_value
 from osiris.errors import Problem, UsageError
 
 MANIFEST_VERSION = "0.1"
@@ -34,7 +34,10 @@ def fingerprint(obj: Any) -> str:
 
 def step_fingerprint(step: Mapping[str, Any]) -> str:
     keys = ("component", "component_version", "mode", "config", "connection", "needs")
-    return fingerprint({k: step[k] for k in keys})
+    covered = {k: step[k] for k in keys}
+    if step.get("connection_fields"):
+        covered["connection_fields"] = step["connection_fields"]
+    return fingerprint(covered)
 
 
 class Manifest:
@@ -124,3 +127,16 @@ def resolve_step_config(step: Mapping[str, Any], environ: Mapping[str, str]) -> 
         key: substitute_value(value, environ, where=where, field=f"config.{key}")
         for key, value in step["config"].items()
     }
+
+
+def step_connection(
+    manifest: Mapping[str, Any], step: Mapping[str, Any], environ: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The resolved, canonical connection a step uses, with the fields the step overrides."""
+    ref = step.get("connection")
+    if not ref:
+        return None
+    entry = manifest["connections"][ref]
+    fields = dict(entry["fields"])
+    fields.update(step.get("connection_fields") or {})
+    return resolve_connection({**entry, "fields": fields}, environ)

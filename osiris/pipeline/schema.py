@@ -95,6 +95,9 @@ def _explain(error: Any, base: KeyPath) -> Iterator[tuple[KeyPath, str, str | No
         yield path, f"must be one of: {shown}; got {describe(instance)}", None, False
     elif kind in ("oneOf", "anyOf"):
         yield path, *_alternatives(error, instance), False
+    elif kind == "not" and isinstance(expected, dict) and set(expected) == {"required"}:
+        listed = ", ".join(f"'{n}'" for n in expected["required"])
+        yield path, f"give only one of {listed}", "they mean the same", False
     elif kind == "pattern":
         yield path, f"{describe(instance)} does not match the pattern {expected}", None, False
     else:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Protocol
 
-from osiris.components import Component, Registry
-from osiris.connections import REF_PATTERN, Connection
+from osiris.components import Component, ComponentSpec, Registry
+from osiris.connections import CONNECTIONS_FILE, REF_PATTERN, Connection
 from osiris.document import Document, KeyPath
 from osiris.pipeline.model import Param, ParamValue, Step
 from osiris.pipeline.params import substitute_params
@@ -34,6 +34,8 @@ class CompiledStep:
     secret_paths: list[KeyPath] = field(default_factory=list)  # relative to config
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    # connection fields the step overrides (`x-connection-fields: allowed`)
+    connection_fields: dict[str, Any] = field(default_factory=dict)
 
 
 def pointer_path(pointer: str) -> KeyPath:
@@ -143,11 +145,51 @@ def compile_step(
 
         check_config(doc, (*base, "config"), config, check, skipped)
         ok = ok and len(doc.findings) == before
+    for key, reason in spec.ignored.items():
+        if key in config:
+            doc.warn(
+                (*base, "config", key),
+                f"'{key}' changes nothing here: {reason}",
+                f"remove `{key}` to silence this warning",
+                at_key=True,
+            )
+    fields = _connection_fields(doc, base, spec, config, connection)
+    ok = ok and fields is not None
     inputs = _paths(doc, base, config, spec.inputs, "reads")
     outputs = _paths(doc, base, config, spec.outputs, "writes")
-    if not (ok and bound_ok) or inputs is None or outputs is None:
+    if not (ok and bound_ok) or fields is None or inputs is None or outputs is None:
         return None
-    return CompiledStep(step, component, config, connection, secret_paths, inputs, outputs)
+    config = {k: v for k, v in config.items() if k not in fields}
+    return CompiledStep(step, component, config, connection, secret_paths, inputs, outputs, fields)
+
+
+def _connection_fields(
+    doc: Document,
+    base: KeyPath,
+    spec: ComponentSpec,
+    config: dict[str, Any],
+    connection: Connection | None,
+) -> dict[str, Any] | None:
+    """Connection fields the step sets itself (`x-connection-fields`): allowed ones override
+    the connection for this step; forbidden ones are problems. None if there was a problem."""
+    found: dict[str, Any] = {}
+    ok = True
+    for field_spec in spec.connection_fields:
+        name = field_spec.name
+        if name not in config:
+            continue
+        if field_spec.override == "allowed":
+            found[name] = config[name]
+            continue
+        where = f"of {connection.ref} " if connection is not None else ""
+        doc.add(
+            (*base, "config", name),
+            f"'{name}' comes from the connection and cannot be set in a step",
+            f"set `{name}` {where}in {CONNECTIONS_FILE} and remove it here",
+            at_key=True,
+        )
+        ok = False
+    return found if ok else None
 
 
 def _connection(

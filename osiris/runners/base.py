@@ -18,6 +18,8 @@ becomes `run_failed` with reason `interrupted` and exit 130.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -48,10 +50,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PreparedRun:
+    """What a runner runs. `output_dir` is where the files the steps write land (the working
+    directory, as in upstream Osiris); None keeps them in the session only."""
+
     manifest: Manifest
     input_root: Path
     env: dict[str, str] = field(repr=False)
     dry_run: bool = False
+    output_dir: Path | None = None
 
     @property
     def limits(self) -> dict[str, Any]:
@@ -68,7 +74,8 @@ class RunResult:
     duration_ms: int
     error: dict[str, Any] | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    outputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # relative to session.outputs
+    output_dir: str | None = None  # where the outputs were also placed
 
     @property
     def rows_read(self) -> int:
@@ -88,6 +95,7 @@ class RunResult:
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
             "outputs": self.outputs,
+            "output_dir": self.output_dir,
         }
 
 
@@ -136,6 +144,7 @@ class Runner(ABC):
                 exit_code = exc.exit_code
                 error = {"code": "config.invalid", "message": exc.message, "hint": exc.hint}
             outputs = self._collect_safely(session)
+            placed = _place_outputs(session, outputs, prepared.output_dir)
             if status == "succeeded":
                 session.emit(
                     "run_complete",
@@ -152,7 +161,7 @@ class Runner(ABC):
                     reason=(error or {}).get("code", "failed"),
                     message=(error or {}).get("message", ""),
                 )
-            return RunResult(status, exit_code, _ms_since(t0), error, relay.steps, outputs)
+            return RunResult(status, exit_code, _ms_since(t0), error, relay.steps, outputs, placed)
         finally:
             info = self._cleanup_safely()
             session.metric(
@@ -208,6 +217,30 @@ class Runner(ABC):
         self.close()
 
 
+def _place_outputs(session: Session, outputs: list[str], output_dir: Path | None) -> str | None:
+    """Put each collected output at its path under `output_dir` too (a hard link to the
+    session's copy where the file system allows, else a copy), replacing what was there."""
+    if output_dir is None or not outputs:
+        return None
+    for rel in outputs:
+        source = session.outputs / rel
+        target = output_dir / rel
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.osiris-tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            log.error("could not place output %s: %s", target, exc)
+            session.emit("run_stderr", line=f"could not place output {target}: {exc}")
+    session.emit("run_outputs", output_dir=str(output_dir), outputs=outputs)
+    return str(output_dir)
+
+
 def _ms_since(t0: float) -> int:
     return round((time.monotonic() - t0) * 1000)
 
@@ -230,22 +263,10 @@ def _outcome(child_code: int, relay: ProgressRelay) -> tuple[str, int, dict[str,
     )
 
 
-def _endpoint(fields: dict[str, Any]) -> tuple[str | None, int | None]:
-    from urllib.parse import urlsplit
-
-    for key in ("dsn", "url"):
-        value = fields.get(key)
-        if isinstance(value, str) and "://" in value:
-            parts = urlsplit(value)
-            return parts.hostname, parts.port
-    host = fields.get("host")
-    port = fields.get("port")
-    return (str(host) if host else None), (int(port) if port not in (None, "") else None)
-
-
 def check_prepared(prepared: PreparedRun) -> None:
     """What every runner proves before submitting: env present, connection hosts allowed."""
-    from osiris.connections import resolve_connection
+    from osiris.components.families import endpoints
+    from osiris.pipeline.manifest import step_connection
 
     data = prepared.manifest.data
     missing = [n for n in data["env"]["required"] if n not in prepared.env]
@@ -255,12 +276,17 @@ def check_prepared(prepared: PreparedRun) -> None:
             hint="export them before running (values are passed to the run, never written)",
         )
     allow = data["run"]["network"]["allow"]
-    for ref, entry in sorted(data["connections"].items()):
-        host, port = _endpoint(resolve_connection(entry, prepared.env))
-        if host and not is_allowed(allow, host, port):
-            where = f"{host}:{port}" if port else host
-            raise ConnectionsError(
-                f"connection {ref} goes to {where}, which the network allow-list does not allow",
-                hint=f"add '{where}' to runner.network.allow in osiris.yaml "
-                "(or OSIRIS_RUNNER__NETWORK__ALLOW)",
-            )
+    for step in data["steps"]:
+        ref = step.get("connection")
+        connection = step_connection(data, step, prepared.env)
+        if connection is None:
+            continue
+        for host, port in endpoints(data["connections"][ref]["family"], connection):
+            if not is_allowed(allow, host, port):
+                where = f"{host}:{port}" if port else host
+                raise ConnectionsError(
+                    f"connection {ref} (step '{step['id']}') goes to {where}, which the network "
+                    "allow-list does not allow",
+                    hint=f"add '{where}' to runner.network.allow in osiris.yaml "
+                    "(or OSIRIS_RUNNER__NETWORK__ALLOW)",
+                )

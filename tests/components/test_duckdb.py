@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 import duckdb
@@ -43,6 +44,48 @@ def test_single_input_is_also_named_input(tmp_path):
     assert not list((tmp_path / "scratch").rglob("*.duckdb"))
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select sum(x) as s from input_df",
+        "select sum(x) as s from df_extract_movies",
+        'select sum(x) as s from "extract-movies"',
+    ],
+)
+def test_upstream_osiris_input_names(tmp_path, query):
+    src = ArrowInput.of(pa.table({"x": [1, 2, 3]}), step_id="extract-movies")
+    out = run_step(
+        step_context(tmp_path, "duckdb.processor", {"query": query}, inputs={"extract-movies": src})
+    )
+    assert out.to_pylist() == [{"s": 6}]
+
+
+def test_upstream_names_of_several_inputs(tmp_path):
+    # `df_<id>` with non-identifier characters as `_`, `_` before a digit, and a hash suffix for
+    # ids that clean up to the same name (as upstream Osiris names them)
+    inputs = {
+        sid: ArrowInput.of(pa.table({"x": [n]}), step_id=sid)
+        for n, sid in enumerate(["get.data", "123records", "a-b", "a_b"], start=1)
+    }
+    suffix = {sid: hashlib.sha256(sid.encode()).hexdigest()[:8] for sid in ("a-b", "a_b")}
+    query = (
+        "select (select x from df_get_data) + 10 * (select x from df__123records) "
+        f"+ 100 * (select x from df_a_b_{suffix['a-b']}) "
+        f"+ 1000 * (select x from df_a_b_{suffix['a_b']}) as v"
+    )
+    out = run_step(step_context(tmp_path, "duckdb.processor", {"query": query}, inputs=inputs))
+    assert out.to_pylist() == [{"v": 4321}]
+    # input_df is there only for a lone input
+    with pytest.raises(StepError) as err:
+        run_step(
+            step_context(
+                tmp_path, "duckdb.processor", {"query": "select * from input_df"}, inputs=inputs
+            )
+        )
+    assert err.value.code == "table.not_found"
+    assert "df_get_data" in err.value.message
+
+
 def test_sql_errors_have_codes_and_name_the_tables(tmp_path):
     src = ArrowInput.of(pa.table({"x": [1]}), step_id="src")
     with pytest.raises(StepError) as err:
@@ -60,7 +103,7 @@ def test_sql_errors_have_codes_and_name_the_tables(tmp_path):
             )
         )
     assert err.value.code == "table.not_found"
-    assert err.value.message.endswith("(tables available: src)")
+    assert err.value.message.endswith("(tables available: df_src, input, input_df, src)")
     # a name that is no input never finds a Python object by that name
     with pytest.raises(StepError) as err:
         run_step(

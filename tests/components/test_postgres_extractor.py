@@ -180,28 +180,6 @@ def test_supabase_extractor_runs_the_postgres_driver(tmp_path, every_type):
     ]
 
 
-def test_supabase_connection_names_the_project_database():
-    srv = server(
-        {"url": "https://abcdefgh.supabase.co", "password": "pw", "service_role_key": "key"},
-        5,
-        "supabase.extractor",
-    )
-    assert srv.conninfo == (
-        "host='db.abcdefgh.supabase.co' port='5432' user='postgres' dbname='postgres' "
-        "connect_timeout='5' application_name='osiris' password='pw' sslmode='require'"
-    )
-    assert srv.where == "db.abcdefgh.supabase.co:5432"
-    pooled = server(
-        {"project_ref": "abcdefgh", "host": "pooler.example", "user": "postgres.abcdefgh"},
-        0.5,
-        "supabase.writer",
-    )
-    assert pooled.conninfo == (
-        "host='pooler.example' port='5432' user='postgres.abcdefgh' dbname='postgres.abcdefgh' "
-        "connect_timeout='2' application_name='osiris'"
-    )
-
-
 def test_connection_refused_names_host_and_port_not_the_dsn_password(tmp_path):
     with db.closed_port() as port, pytest.raises(StepError) as err:
         extract(tmp_path, {"dsn": f"postgresql://u:S3cr3t@127.0.0.1:{port}/x"}, table="t")

@@ -186,8 +186,8 @@ def test_allow_list_violation_fails_before_submit(tmp_path, runner):
 
     assert out.result.exit_code == 2
     assert out.result.error["message"] == (
-        "connection @testdb.main goes to db.example.com:5432, which the network allow-list "
-        "does not allow"
+        "connection @testdb.main (step 'probe') goes to db.example.com:5432, which the network "
+        "allow-list does not allow"
     )
     assert "runner.network.allow" in out.result.error["hint"]
     assert "run_submit" not in out.names()

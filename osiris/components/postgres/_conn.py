@@ -4,8 +4,8 @@ The extractor reads through ADBC (Arrow batches straight from binary COPY); the 
 through psycopg (binary COPY of rows that pgpq encodes in `_load`, DDL, the transaction).
 
 The connection comes from discrete fields (host, port, user, password, database, sslmode), or
-from `dsn` (a libpq URI or key=value string), or for Supabase from `project_ref`/`url`, which
-name the database host `db.<ref>.supabase.co`. The conninfo string holds the password, so it
+from `dsn` (a libpq URI or key=value string); a Supabase connection is turned into these
+fields first (osiris.components.supabase.connection). The conninfo string holds the password, so it
 never appears in a message; messages name host:port and the user instead.
 """
 
@@ -62,8 +62,6 @@ def server(connection: dict[str, Any] | None, connect_timeout: float, component:
     schema = fields.get("schema", "public")
     if "dsn" in fields:
         return _from_dsn(fields, timeout, schema, product)
-    if "host" not in fields and product == "Supabase":
-        fields = _supabase_defaults(fields)
     missing = [k for k in ("host", "user") if k not in fields]
     if missing:
         raise StepError(
@@ -94,22 +92,6 @@ def server(connection: dict[str, Any] | None, connect_timeout: float, component:
         product=product,
         secrets=(fields.get("password", ""),),
     )
-
-
-def _supabase_defaults(fields: dict[str, str]) -> dict[str, str]:
-    ref = fields.get("project_ref")
-    if not ref and "url" in fields:
-        # https://<ref>.supabase.co
-        ref = (urlsplit(fields["url"]).hostname or "").split(".")[0] or None
-    if not ref:
-        return fields
-    return {
-        "host": f"db.{ref}.supabase.co",
-        "user": "postgres",
-        "database": "postgres",
-        "sslmode": "require",
-        **fields,
-    }
 
 
 def _from_dsn(fields: dict[str, str], timeout: str, schema: str, product: str) -> Server:

@@ -1,8 +1,8 @@
 """Supabase components: `supabase.extractor` and `supabase.writer`.
 
-They run the postgres drivers against the project's Postgres database; the connection may name
-the project (`project_ref` or `url`) instead of the host. Specs only; the code is in
-`osiris.components.postgres`.
+With database credentials in the connection they run the postgres drivers against the
+project's Postgres database (binary COPY); with only the project URL and an API key they speak
+PostgREST, Supabase's REST API (`_rest`). `connection` decides which.
 """
 
 from __future__ import annotations

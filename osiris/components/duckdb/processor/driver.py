@@ -13,6 +13,8 @@ and the input's primary key when the query keeps its rows one to one (see `analy
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -29,14 +31,34 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def upstream_name(step_id: str) -> str:
+    """Upstream Osiris's table name for a step's output: `df_` and the id with every character
+    other than a letter, digit or `_` turned into `_` (and `_` before a leading digit)."""
+    cleaned = re.sub(r"[^0-9a-zA-Z_]", "_", step_id)
+    return "df_" + ("_" + cleaned if cleaned[:1].isdigit() else cleaned)
+
+
 def _table_names(step_ids: list[str]) -> dict[str, str] | None:
-    """Lower-case table name -> step id (DuckDB names are case-insensitive), with `input` for
-    a lone input; None for step ids differing only in case, which DuckDB could not tell apart."""
+    """Lower-case table name -> step id (DuckDB names are case-insensitive); None for step ids
+    differing only in case, which DuckDB could not tell apart.
+
+    Each input is there under its step id and under upstream Osiris's `df_<id>`; a lone input
+    also as `input` and `input_df`. A name that is also a step id means that step.
+    """
     names = {step.lower(): step for step in step_ids}
     if len(names) != len(step_ids):
         return None
-    if len(step_ids) == 1 and "input" not in names:
-        names["input"] = step_ids[0]
+    aliases: dict[str, list[str]] = {}
+    for step in step_ids:
+        aliases.setdefault(upstream_name(step).lower(), []).append(step)
+    for alias, steps in aliases.items():
+        for step in steps:
+            # as upstream: ids that clean up to the same name get a suffix from their hash
+            suffix = "_" + hashlib.sha256(step.encode()).hexdigest()[:8] if len(steps) > 1 else ""
+            names.setdefault(alias + suffix, step)
+    if len(step_ids) == 1:
+        for alias in ("input", "input_df"):
+            names.setdefault(alias, step_ids[0])
     return names
 
 
@@ -53,9 +75,9 @@ def _load_inputs(
         con.register("__osiris_in", reader)
         con.execute(f"CREATE TABLE {_quote(step_id)} AS SELECT * FROM __osiris_in")
         con.unregister("__osiris_in")
-    only = names.get("input") if names else None
-    if only is not None and only.lower() != "input":  # `input` aliases a lone input not so named
-        con.execute(f"CREATE TEMP VIEW input AS SELECT * FROM {_quote(only)}")
+    for alias, step_id in (names or {}).items():
+        if alias != step_id.lower():
+            con.execute(f"CREATE TEMP VIEW {_quote(alias)} AS SELECT * FROM {_quote(step_id)}")
 
 
 def _streamable(statements: list[dict] | None, names: dict[str, str] | None) -> set[str]:
@@ -139,9 +161,11 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         settings["memory_limit"] = cfg["memory_limit"]
     if "threads" in cfg:
         settings["threads"] = str(cfg["threads"])
+    db_path.unlink(missing_ok=True)  # left by a run that was killed
+    con = None
+    failures: list[Exception] = []
     try:
         con = duckdb.connect(str(db_path), config=settings)
-        failures: list[Exception] = []
         readers = {sid: _guarded(h.open(), failures) for sid, h in ctx.inputs.items()}
         names = _table_names(list(readers))
         statements = analysis.parse(con, cfg["query"])
@@ -152,13 +176,19 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
         if relation is None:
             raise StepError("config.invalid", "the query returns no rows; end it with a SELECT")
         result = relation.to_arrow_reader(cfg.get("batch_size", 100_000))
-    except duckdb.Error as exc:
+    except BaseException as exc:
+        if con is not None:
+            con.close()
+        db_path.unlink(missing_ok=True)
+        if not isinstance(exc, duckdb.Error):
+            raise
         if failures:
             raise failures[0] from None
         code = "sql.error" if isinstance(exc, duckdb.ParserException) else "sql.failed"
         if isinstance(exc, duckdb.CatalogException):
             code = "table.not_found"
-        tables = ", ".join(sorted(ctx.inputs)) or "none"
+        known = _table_names(list(ctx.inputs)) or {}
+        tables = ", ".join(sorted({*ctx.inputs, *known})) or "none"
         first = str(exc).splitlines()[0]
         raise StepError(code, f"{first} (tables available: {tables})") from exc
     schema = _output_schema(

@@ -8,6 +8,7 @@ integer key is read in key ranges (ranges.py), so memory does not grow with the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +50,21 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
     if bool(cfg.get("table")) == bool(cfg.get("query")):
         raise StepError("config.invalid", "set exactly one of `table` and `query`")
     srv = server(ctx.connection)
+    if cfg.get("schema"):
+        srv = dataclasses.replace(srv, database=str(cfg["schema"]))
     batch_size = int(cfg.get("batch_size") or DEFAULT_BATCH_SIZE)
     conn = connect(srv, ctx.connect_timeout)
     try:
         if cfg.get("table"):
             return _read_table(conn, srv, cfg, batch_size)
         sql = cfg["query"].strip().rstrip(";").rstrip()
-        if cfg.get("cursor_column"):
-            sql = f"SELECT * FROM ({sql}) AS osiris_q" + _incremental(conn, cfg, where=None)
+        if any(cfg.get(k) for k in ("cursor_column", "columns", "where", "limit", "offset")):
+            # the query's result, narrowed the way a table's rows would be
+            picked = ", ".join(quote_ident(c) for c in cfg.get("columns") or []) or "*"
+            sql = f"SELECT {picked} FROM ({sql}) AS osiris_q" + _incremental(
+                conn, cfg, where=cfg.get("where")
+            )
+            sql += _window(cfg)
         _check_query(conn, srv, sql)
         return _stream(srv, sql, batch_size)
     finally:
@@ -91,8 +99,15 @@ def _read_table(
         wanted=cfg.get("split_by"),
         cursor=cfg.get("cursor_column"),
     )
-    if key is None:
-        sql = f"SELECT {', '.join(exprs)}{source}" + _incremental(conn, cfg, where=cfg.get("where"))
+    if key is None or _window(cfg):
+        # a window of rows (limit/offset) is one query, in key order so that it is repeatable
+        order = cfg.get("cursor_column")
+        if _window(cfg) and not order:
+            order = key or (pk[0] if len(pk) == 1 else None)
+        sql = f"SELECT {', '.join(exprs)}{source}" + _incremental(
+            conn, {**cfg, "cursor_column": order} if order else cfg, where=cfg.get("where")
+        )
+        sql += _window(cfg)
         return _convert(srv, _open(srv, sql, batch_size), schema, converters)
     names = [c.field.name for c in columns]
     drop_key = key not in names
@@ -145,6 +160,16 @@ def _incremental(conn: Connection, cfg: dict[str, Any], *, where: str | None) ->
     cursor = cfg.get("cursor_column")
     sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return sql + (f" ORDER BY {quote_ident(cursor)}" if cursor else "")
+
+
+def _window(cfg: dict[str, Any]) -> str:
+    """LIMIT/OFFSET for `limit` and `offset` ("" for neither)."""
+    limit, offset = cfg.get("limit"), int(cfg.get("offset") or 0)
+    if limit is None and not offset:
+        return ""
+    # MySQL has no OFFSET without LIMIT; its manual's idiom is the largest BIGINT UNSIGNED
+    count = int(limit) if limit is not None else 18446744073709551615
+    return f" LIMIT {count}" + (f" OFFSET {offset}" if offset else "")
 
 
 def _conditions(conn: Connection, cfg: dict[str, Any], *, where: str | None) -> list[str]:

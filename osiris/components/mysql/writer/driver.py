@@ -15,7 +15,8 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import check_columns, write_key
+from osiris.components._columns import check_columns
+from osiris.components._writer import rebatched, write_key, write_options
 from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
     Server,
@@ -81,10 +82,11 @@ def run(ctx: StepContext) -> None:
 
     cfg = ctx.config
     srv = server(ctx.connection)
-    mode = cfg.get("write_mode") or "append"
-    reader = ctx.single_input().open()
+    options = write_options(cfg)
+    mode = options.mode
+    reader = rebatched(ctx.single_input().open(), options.batch_size)
     schema = reader.schema
-    pk = write_key(cfg, schema, mode)
+    pk = write_key(options, schema)
     conn = connect(srv, ctx.connect_timeout, local_infile=cfg.get("load_method") != "insert")
     try:
         target = _Target(ctx, srv, conn)
@@ -97,7 +99,7 @@ def run(ctx: StepContext) -> None:
                 (target.database, target.name),
             )
         ]
-        if not existing and not cfg.get("create_if_missing", True):
+        if not existing and not options.create:
             raise StepError(
                 "table.not_found",
                 f"table '{target.label}' does not exist on MySQL at {srv.where}; create it or "
@@ -106,6 +108,9 @@ def run(ctx: StepContext) -> None:
         if existing and mode != "replace":
             # replace builds a new table from the input's schema; the others write into this one
             check_columns(target.label, schema.names, existing)
+        if existing and options.truncate and mode != "replace":
+            # DELETE, not TRUNCATE: it stays in the load's transaction and rolls back with it
+            target.execute(f"DELETE FROM {target.sql}")
         if mode == "append":
             _append(target, reader, pk, exists=bool(existing))
         elif mode == "replace":

@@ -68,7 +68,7 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
 def _table_select(
     cur: Cursor, srv: Server, cfg: dict[str, Any]
 ) -> tuple[str, list[Column], pa.Schema]:
-    schema_name, name = split_table(cfg["table"], srv.schema)
+    schema_name, name = split_table(cfg["table"], cfg.get("schema") or srv.schema)
     columns, pk = describe_table(cur, schema_name, name)
     if not columns:
         raise StepError(

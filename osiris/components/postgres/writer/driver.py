@@ -15,7 +15,8 @@ import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import check_columns, write_key
+from osiris.components._columns import check_columns
+from osiris.components._writer import write_key, write_options
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import (
     Server,
@@ -57,16 +58,17 @@ def run(ctx: StepContext) -> None:
 
     cfg = ctx.config
     srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
-    mode = cfg.get("write_mode") or "append"
+    options = write_options(cfg)
+    mode = options.mode
     target = _Target(cfg, srv)
     reader = ctx.single_input().open()
-    pk = write_key(cfg, reader.schema, mode)
+    pk = write_key(options, reader.schema)
     conn = connect_writer(srv)
     try:
         cur = conn.cursor()
         try:
             existing = target_columns(cur, target.schema, target.name)
-            if not existing and not cfg.get("create_if_missing", True):
+            if not existing and not options.create:
                 raise StepError(
                     "table.not_found",
                     f"table '{target.label}' does not exist on {srv.product} at {srv.where}; "
@@ -75,12 +77,15 @@ def run(ctx: StepContext) -> None:
             if existing and mode != "replace":
                 # replace builds a new table from the input's schema; the others write into it
                 check_columns(target.label, reader.schema.names, existing)
+            if existing and options.truncate and mode != "replace":
+                cur.execute(f"DELETE FROM {target.sql}")  # TRUNCATE would lock out readers
             if mode == "append":
                 _append(cur, target, reader, pk, existing)
             elif mode == "replace":
                 _replace(cur, target, reader, pk, bool(existing))
             else:
-                _upsert(cur, target, reader, pk, existing)
+                keep = cfg.get("prefer") == "resolution=ignore-duplicates"
+                _upsert(cur, target, reader, pk, existing, keep_existing=keep)
             conn.commit()
         except BaseException:
             # a broken connection cannot roll back; the server does it when the connection ends
@@ -146,6 +151,8 @@ def _upsert(
     reader: pa.RecordBatchReader,
     pk: list[str],
     existing: dict[str, TargetColumn],
+    *,
+    keep_existing: bool = False,
 ) -> None:
     if not existing:
         cur.execute(create_table_sql(target.sql, reader.schema, pk))
@@ -166,7 +173,7 @@ def _upsert(
     action = (
         "DO UPDATE SET "
         + ", ".join(f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in updates)
-        if updates
+        if updates and not keep_existing
         else "DO NOTHING"
     )
     cur.execute(
