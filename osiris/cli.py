@@ -1,17 +1,23 @@
 """Osiris Run — run declarative data pipelines reproducibly.
 
 Usage:
-  osiris run <pipeline> [--executor=<name>] [--dry-run] [--timeout=<seconds>] [--image=<template>]
-             [--param=<key=value>]... [--config=<file>] [--connections=<file>]
-             [--logs-dir=<dir>] [--quiet | --json] [-v]
+  osiris run (<pipeline> | --last-compile) [--executor=<name>] [--dry-run] [--timeout=<seconds>]
+             [--image=<template>] [--param=<key=value>]... [--config=<file>]
+             [--connections=<file>] [--logs-dir=<dir>] [--quiet | --json] [-v]
   osiris validate <pipeline>... [--param=<key=value>]... [--config=<file>]
                   [--connections=<file>] [--format=<fmt>]
+  osiris oml validate <pipeline>... [--param=<key=value>]... [--config=<file>]
+                      [--connections=<file>] [--format=<fmt>]
   osiris compile <pipeline> [--out=<file>] [--executor=<name>] [--param=<key=value>]...
                  [--config=<file>] [--connections=<file>] [--format=<fmt>]
   osiris components list [--json]
   osiris components show <name> [--json]
   osiris config show [--config=<file>] [--executor=<name>] [--logs-dir=<dir>] [--json]
+  osiris connections list [--config=<file>] [--connections=<file>] [--json]
+  osiris connections doctor [--family=<name>] [--alias=<name>] [--config=<file>]
+                            [--connections=<file>] [--json]
   osiris logs list [--logs-dir=<dir>] [--json]
+  osiris logs last [--logs-dir=<dir>] [--events] [--json]
   osiris logs show <session> [--logs-dir=<dir>] [--events] [--json]
   osiris logs bundle (--session=<id> | <session>) [--logs-dir=<dir>] [--out=<file>]
   osiris logs gc (--keep=<n> | --older-than=<days>) [--logs-dir=<dir>] [--dry-run]
@@ -22,9 +28,11 @@ Usage:
   osiris --version
 
 Commands:
-  run          compile a pipeline and run it through the configured runner
-  validate     check pipelines and report every problem with file:line:col
-  compile      print (or write) the deterministic manifest of a pipeline
+  run          compile a pipeline (or take a compiled manifest) and run it through the runner
+  validate     check pipelines and report every problem with file:line:col (also: oml validate)
+  compile      print (or write) the deterministic manifest of a pipeline; keep it for
+               `run --last-compile`
+  connections  list the connections (never their secrets), or connect to each (doctor)
   components   list the available components, or show one's spec
   config       show the effective configuration and where each value comes from
   logs         list, show, bundle and clean up session directories
@@ -33,7 +41,10 @@ Commands:
 
 Options:
   --executor=<name>       local or e2b [env: OSIRIS_RUNNER__EXECUTOR]
+  --last-compile          run the manifest the last `osiris compile` here kept
   --dry-run               compile, resolve connections and prepare the runner; run nothing
+  --family=<name>         only the connections of this family (mysql, postgres, supabase, ...)
+  --alias=<name>          only the connections with this alias
   --timeout=<seconds>     maximum run duration [env: OSIRIS_RUNNER__TIMEOUT_SECONDS]
   --image=<template>      E2B template [env: OSIRIS_RUNNER__E2B__IMAGE]
   --param=<key=value>     bind a pipeline parameter (beats OSIRIS_PARAM_<KEY> and defaults)
@@ -162,6 +173,10 @@ def _dispatch(args: dict[str, Any]) -> int:
         from osiris.runners.local import WarmExecutor
 
         # started before the (slow) config and compile, so its imports run alongside them
+        if args["--last-compile"]:
+            from osiris.commands.compiled import last
+
+            args["<pipeline>"] = [str(last())]
         warm = WarmExecutor.start_for(args)
         try:
             return commands.run(
@@ -180,6 +195,12 @@ def _dispatch(args: dict[str, Any]) -> int:
     loaded = _load_config(args)
     if args["config"]:
         return commands.config_show(loaded, as_json=args["--json"])
+    if args["connections"]:
+        if args["list"]:
+            return commands.connections_list(loaded, as_json=args["--json"])
+        return commands.connections_doctor(
+            loaded, family=args["--family"], alias=args["--alias"], as_json=args["--json"]
+        )
     fmt = args.get("--format") or "text"
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, got '{fmt}'")

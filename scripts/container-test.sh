@@ -190,7 +190,8 @@ if (info["status"], info["exit_code"]) != expected:
         f"expected {expected[0]}, {expected[1]}")
 if mode != "stop":
     for name in ("events.jsonl", "metrics.jsonl", "artifacts/manifest.json",
-                 "artifacts/outputs/revenue.csv", "artifacts/outputs/revenue.parquet"):
+                 "artifacts/outputs/output/revenue.csv",
+                 "artifacts/outputs/output/revenue.parquet"):
         if not (session_dir / name).is_file() or not (session_dir / name).stat().st_size:
             die(f"session {session_dir.name}: {name} is missing or empty")
     if not (session_dir / "osiris.log").is_file():

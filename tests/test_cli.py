@@ -32,7 +32,7 @@ def test_help_imports_no_heavy_modules():
 
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
-    assert "osiris run <pipeline>" in capsys.readouterr().out
+    assert "osiris run (<pipeline> | --last-compile)" in capsys.readouterr().out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"osiris {__version__}"
 
@@ -47,7 +47,7 @@ def test_bad_usage_is_exit_2_with_the_usage_that_applies(capsys):
     assert main(["run", "p.yaml", "--bogus"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[:3] == ["error: unknown option --bogus", "  hint: usage:", err[2]]
-    assert err[2].startswith("  osiris run <pipeline> [--executor=<name>]")
+    assert err[2].startswith("  osiris run (<pipeline> | --last-compile) [--executor=<name>]")
     assert len(err) == 5  # the run usage (three lines), nothing about other commands
     assert main(["compile", "p.yaml", "--out"]) == 2
     assert capsys.readouterr().err.startswith("error: --out requires argument\n")
@@ -84,9 +84,15 @@ def test_quickstart_runs_end_to_end(quickstart):
     assert any(line.startswith("Succeeded in ") for line in lines)
     session = next(quickstart.joinpath("logs").iterdir())
     outputs = session / "artifacts" / "outputs"
-    csv_rows = (outputs / "revenue.csv").read_text().splitlines()
+    csv_rows = (outputs / "output" / "revenue.csv").read_text().splitlines()
     assert csv_rows[0] == '"customer_id","name","country","paid_orders","revenue","last_order"'
     assert len(csv_rows) == 13  # header + the 12 customers, all of whom have paid orders
+    # where the pipeline says, relative to the working directory (as upstream Osiris writes
+    # them), and the same file the session keeps
+    placed = quickstart / "output" / "revenue.csv"
+    assert placed.read_text().splitlines() == csv_rows
+    assert placed.stat().st_ino == (outputs / "output" / "revenue.csv").stat().st_ino
+    assert "  output:  output/revenue.csv" in lines
     info = json.loads((session / "session.json").read_text())
     assert info["status"] == "succeeded" and info["exit_code"] == 0
     assert (session / "artifacts" / "manifest.json").is_file()
@@ -111,7 +117,8 @@ def test_dry_run(quickstart):
     assert "Dry run OK" in proc.stdout
     session = next(quickstart.joinpath("logs").iterdir())
     assert json.loads((session / "session.json").read_text())["status"] == "dry_run"
-    assert not (session / "artifacts" / "outputs" / "revenue.csv").exists()
+    assert not (session / "artifacts" / "outputs" / "output" / "revenue.csv").exists()
+    assert not (quickstart / "output").exists()
 
 
 def test_failed_run_exit_1_and_bundle(quickstart):

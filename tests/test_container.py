@@ -106,9 +106,11 @@ def test_user_run_matches_a_run_on_the_host(out, tmp_path):
     assert lines[-4].endswith(": 5 steps, 512 rows read, 24 rows written")
     assert lines[-3:] == [
         f"  session: logs/{session.name}",
-        f"  output:  logs/{session.name}/artifacts/outputs/revenue.csv",
-        f"  output:  logs/{session.name}/artifacts/outputs/revenue.parquet",
+        "  output:  output/revenue.csv",
+        "  output:  output/revenue.parquet",
     ]
+    # placed in the working directory too, as in upstream Osiris
+    assert (out / "user" / "output" / "revenue.csv").is_file()
     info = json.loads((session / "session.json").read_text())
     assert (info["status"], info["exit_code"], info["executor"]) == ("succeeded", 0, "local")
     assert info["fingerprint"].startswith("sha256:")
@@ -118,7 +120,7 @@ def test_user_run_matches_a_run_on_the_host(out, tmp_path):
     host = only_session(tmp_path / "host")
     # same pipeline, same compiled manifest and the same output on the host and in the image
     assert info["fingerprint"] == json.loads((host / "session.json").read_text())["fingerprint"]
-    csv = Path("artifacts", "outputs", "revenue.csv")
+    csv = Path("artifacts", "outputs", "output", "revenue.csv")
     assert (session / csv).read_bytes() == (host / csv).read_bytes()
 
 
@@ -170,7 +172,7 @@ def test_action_run_writes_outputs_summary_and_session(out):
     )
     for name in ("session.json", "events.jsonl", "metrics.jsonl", "osiris.log"):
         assert (session / name).is_file()
-    assert {p.name for p in (session / "artifacts" / "outputs").iterdir()} == {
+    assert {p.name for p in (session / "artifacts" / "outputs" / "output").iterdir()} == {
         "revenue.csv",
         "revenue.parquet",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from osiris.commands.components import components_list, components_show
 from osiris.commands.config import config_show
+from osiris.commands.connections import connections_doctor, connections_list
 from osiris.commands.crash import report_crash
 from osiris.commands.e2b import e2b_template_build
 from osiris.commands.logs import logs
@@ -15,6 +16,8 @@ __all__ = [
     "components_list",
     "components_show",
     "config_show",
+    "connections_doctor",
+    "connections_list",
     "e2b_template_build",
     "logs",
     "report_crash",

@@ -9,8 +9,9 @@ Upstream Osiris users compile, then run what they compiled (`osiris run --last-c
         source.json       {"pipeline": "<absolute path>"}: input files are relative to its folder
     .osiris/last_compile  the path of the last manifest.json compiled here, one line
 
-A manifest compiled elsewhere runs too; its input files are then relative to the manifest's
-folder. Nothing here holds a secret: manifests never do.
+A manifest written elsewhere with `--out` finds its pipeline through the copy kept here (by
+fingerprint); one compiled on another machine runs too, its input files relative to the
+manifest's folder. Nothing here holds a secret: manifests never do.
 """
 
 from __future__ import annotations
@@ -88,13 +89,16 @@ def load(path: Path) -> Compiled:
 
     manifest = Manifest.from_file(path)
     folder = path.parent
+    kept = Path.cwd() / STORE / "compiled" / manifest.fingerprint.removeprefix("sha256:")[:12]
+    if not (folder / "source.json").is_file() and (kept / "source.json").is_file():
+        folder = kept  # written with --out; the copy kept here knows where it came from
     try:
         source = json.loads((folder / "source.json").read_text(encoding="utf-8"))
         text = (folder / "pipeline.yaml").read_text(encoding="utf-8")
         pipeline = Path(source["pipeline"])
     except (OSError, ValueError, KeyError, TypeError):
         name = manifest.data["pipeline"]["file"]
-        return Compiled(manifest, name, None, folder.resolve())
+        return Compiled(manifest, name, None, path.parent.resolve())
     return Compiled(manifest, str(pipeline), text, pipeline.parent)
 
 

@@ -20,9 +20,10 @@ def logs(args: dict[str, Any]) -> int:
     logs_dir = _logs_dir(args)
     if args["list"]:
         return commands.logs_list(logs_dir, as_json=args["--json"])
-    if args["show"]:
+    if args["show"] or args["last"]:
+        session = args["<session>"] if args["show"] else "last"
         return commands.logs_show(
-            logs_dir, args["<session>"], events=args["--events"], as_json=args["--json"]
+            logs_dir, session, events=args["--events"], as_json=args["--json"]
         )
     if args["bundle"]:
         out = Path(args["--out"]) if args["--out"] else None

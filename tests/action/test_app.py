@@ -88,7 +88,7 @@ def test_a_successful_run(workspace: Path, capsys: pytest.CaptureFixture[str]) -
         "rows-written": "24",
     }
     with zipfile.ZipFile(workspace / outputs["bundle-path"]) as bundle:
-        assert f"{session}/artifacts/outputs/revenue.csv" in bundle.namelist()
+        assert f"{session}/artifacts/outputs/output/revenue.csv" in bundle.namelist()
     summary_json = json.loads(outputs["summary-json"])
     assert summary_json["artifact"]["status"] == "skipped"
     [pipeline] = summary_json["pipelines"]

@@ -58,8 +58,8 @@ def test_plan_diff(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "- The version at main does not compile (1 problem); the whole plan is shown as new.\n\n"
         "No plan at `main` to compare with: all 5 steps are new.\n\n"
         "**Write targets**\n\n| Step | Before | After |\n|---|---|---|\n"
-        "| `write_csv` | — | files → revenue.csv (default mode) |\n"
-        "| `write_parquet` | — | files → revenue.parquet (default mode) |\n\n"
+        "| `write_csv` | — | files → output/revenue.csv (default mode) |\n"
+        "| `write_parquet` | — | files → output/revenue.parquet (default mode) |\n\n"
         "**Steps**\n\n"
         "- 🆕 `orders` (`filesystem.csv_extractor`, extract) added\n"
         "- 🆕 `customers` (`filesystem.csv_extractor`, extract) added\n"
@@ -69,8 +69,8 @@ def test_plan_diff(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "✏️ changed — `examples/new.yaml`\n\n"
         "No plan at `main` to compare with: all 5 steps are new.\n\n"
         "**Write targets**\n\n| Step | Before | After |\n|---|---|---|\n"
-        "| `write_csv` | — | files → revenue.csv (default mode) |\n"
-        "| `write_parquet` | — | files → revenue.parquet (default mode) |\n\n"
+        "| `write_csv` | — | files → output/revenue.csv (default mode) |\n"
+        "| `write_parquet` | — | files → output/revenue.parquet (default mode) |\n\n"
         "**Steps**\n\n"
         "- 🆕 `orders` (`filesystem.csv_extractor`, extract) added\n"
         "- 🆕 `customers` (`filesystem.csv_extractor`, extract) added\n"
@@ -80,8 +80,8 @@ def test_plan_diff(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "✏️ changed — `examples/quickstart.yaml`\n\n"
         "Compared with `main`: 2 steps changed, 1 write target changed.\n\n"
         "**Write targets**\n\n| Step | Before | After |\n|---|---|---|\n"
-        "| `write_csv` | files → revenue.csv (default mode) "
-        "| files → revenue_v2.csv (default mode) |\n\n"
+        "| `write_csv` | files → output/revenue.csv (default mode) "
+        "| files → output/revenue_v2.csv (default mode) |\n\n"
         "**Steps**\n\n"
         "- ✏️ `revenue` (`duckdb.processor`, transform) changed\n"
         "  - `config.query`:\n\n"
@@ -94,8 +94,8 @@ def test_plan_diff(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "     order by revenue desc, customer_id\n"
         "    ```\n\n"
         "- ✏️ `write_csv` (`filesystem.csv_writer`, write) changed\n"
-        "  - `config.path`: `revenue.csv` → `revenue_v2.csv`\n"
-        '  - `outputs`: `["revenue.csv"]` → `["revenue_v2.csv"]`\n\n'
+        "  - `config.path`: `output/revenue.csv` → `output/revenue_v2.csv`\n"
+        '  - `outputs`: `["output/revenue.csv"]` → `["output/revenue_v2.csv"]`\n\n'
         "**Parameters**\n\n- `min_revenue`: `0` → `100`\n",
         "✅ unchanged — `examples/same.yaml`\n\n"
         "No change to the compiled plan compared with `main`.\n",

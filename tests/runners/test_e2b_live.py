@@ -38,7 +38,7 @@ def test_quickstart_runs_in_a_real_sandbox(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["status"] == "succeeded"
-    assert sorted(summary["outputs"]) == ["revenue.csv", "revenue.parquet"]
+    assert sorted(summary["outputs"]) == ["output/revenue.csv", "output/revenue.parquet"]
 
 
 def test_a_stock_template_gets_this_osiris_installed(tmp_path):

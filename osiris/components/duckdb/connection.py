@@ -33,9 +33,9 @@ def check(fields: Mapping[str, Any], *, timeout: float) -> str:
                 "file.invalid", f"{path} is not a DuckDB database: {str(exc).splitlines()[0]}"
             ) from None
         return f"database file {path}"
-    parent = file.parent if str(file.parent) else Path(".")
-    if parent.is_dir() and os.access(parent, os.W_OK):
-        return f"{path} does not exist yet; its folder is writable"
-    raise StepError(
-        "file.not_found", f"{path} does not exist and its folder {parent} is not writable"
-    )
+    parent = file.parent
+    if not parent.is_dir():
+        raise StepError("file.not_found", f"{path}: its folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise StepError("file.not_found", f"{path} does not exist and {parent} is not writable")
+    return f"{path} does not exist yet; its folder is writable"
