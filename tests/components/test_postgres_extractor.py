@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 
 from osiris.components.api import StepError
-from osiris.components.postgres._conn import server
 from testing import db
 
 pytestmark = pytest.mark.db
