@@ -45,6 +45,8 @@ STEP_KEYS = {
     "inputs": False,
     "description": False,
 }
+# modes whose steps read another step's output
+_CONSUMERS = ("transform", "write")
 # keys upstream Osiris refuses with a reason of its own (OML 0.1.0 predecessors)
 _FORMER_KEYS = {
     "version": 'OML says `oml_version: "0.1.0"`',
@@ -285,6 +287,11 @@ def _steps(doc: Document, data: Any) -> list[Step]:
             expect(doc, (*path, "description"), raw["description"], str)
         needs = _needs(doc, path, raw)
         inputs = _inputs(doc, path, raw)
+        mode = raw.get("mode")
+        if isinstance(mode, str):
+            mode = MODE_ALIASES.get(mode, mode)
+        if ok and not needs and not inputs and "needs" not in raw and mode in _CONSUMERS:
+            needs = _implicit_need(doc, path, data, index)
         if ok and isinstance(step_id, str):
             extensions = {k: v for k, v in raw.items() if k.startswith("x-")}
             steps.append(
@@ -292,7 +299,7 @@ def _steps(doc: Document, data: Any) -> list[Step]:
                     index=index,
                     id=step_id,
                     component=raw["component"],
-                    mode=MODE_ALIASES.get(raw["mode"], raw["mode"]),
+                    mode=mode,
                     config=config,
                     needs=tuple(dict.fromkeys([*needs, *inputs.values()])),
                     inputs=inputs,
@@ -300,6 +307,22 @@ def _steps(doc: Document, data: Any) -> list[Step]:
                 )
             )
     return steps
+
+
+def _implicit_need(doc: Document, path: KeyPath, data: list[Any], index: int) -> tuple[str, ...]:
+    """Upstream Osiris's rule for a transform or write step that names no input: it reads the
+    step before it in the file. Followed, with a warning, so the pipeline runs as it did."""
+    before = data[index - 1] if index > 0 else None
+    previous = before.get("id") if isinstance(before, dict) else None
+    if not isinstance(previous, str):
+        return ()
+    doc.warn(
+        path,
+        f"the step names no input; as in upstream Osiris it reads the step before it, "
+        f"'{previous}'",
+        f"write `needs: [{previous}]` to say so",
+    )
+    return (previous,)
 
 
 def _needs(doc: Document, path: KeyPath, raw: dict[str, Any]) -> tuple[str, ...]:
@@ -378,6 +401,12 @@ def _graph(doc: Document, raw_steps: Any, steps: list[Step]) -> list[str]:
                 hint = suggest(need, ids) or f"step ids in this pipeline: {', '.join(ids)}"
                 doc.add(where, f"needs unknown step '{need}'", hint)
             elif need in graph:
+                if graph[need].mode == "write":
+                    doc.add(
+                        where,
+                        f"'{need}' is a write step; it has no output to read",
+                        f"name the step that '{need}' reads instead",
+                    )
                 edges[step.id].append(need)
     return _toposort(doc, graph, edges)
 

@@ -146,3 +146,41 @@ def test_schedule_is_kept_with_a_warning(here):
         "does not schedule runs (hint: schedule runs with cron or a GitHub workflow's "
         "`on: schedule`)"
     ]
+
+
+CHAIN = """
+oml_version: "0.1.0"
+name: chain
+steps:
+  - id: extract
+    component: fixture.csv_extractor
+    mode: read
+    config: {path: in.csv}
+  - id: write
+    component: fixture.csv_writer
+    mode: write
+    config: {path: out.csv}
+  - id: again
+    component: fixture.csv_writer
+    mode: write
+    needs: [write]
+    config: {path: again.csv}
+"""
+
+
+def test_a_step_naming_no_input_reads_the_one_before_it_with_a_warning(here):
+    text = CHAIN.split("  - id: again")[0]
+    manifest = compile_file(write(P, text))
+    assert [s["needs"] for s in manifest.data["steps"]] == [[], ["extract"]]
+    assert [w.format() for w in manifest.warnings] == [
+        "p.yaml:8:5: warning: step 'write': the step names no input; as in upstream Osiris it "
+        "reads the step before it, 'extract' (hint: write `needs: [extract]` to say so)"
+    ]
+
+
+def test_a_write_step_has_no_output_to_need(here):
+    found = problems(lambda: compile_file(write(P, CHAIN)))
+    assert (
+        "p.yaml:15:13: step 'again' → needs[0]: 'write' is a write step; it has no output to "
+        "read (hint: name the step that 'write' reads instead)" in found
+    )

@@ -140,6 +140,7 @@ def test_unknown_parameter_reference_and_bad_templates(here):
           - id: u
             component: fixture.sql_transform
             mode: transform
+            needs: []
             config: {query: "${not valid}"}
     """
     assert problems(lambda: compile_file(write(P, text), params={"n": "1"})) == [
@@ -151,6 +152,6 @@ def test_unknown_parameter_reference_and_bad_templates(here):
         "(hint: declare 'nope' under `params:`)",
         "p.yaml:9:18: step 't' → config.threshold: '${params.n:-1}': parameters take no ':-' "
         "default here (hint: give parameter 'n' a default under `params:` instead)",
-        "p.yaml:13:21: step 'u' → config.query: '${not valid}' is not a valid reference "
+        "p.yaml:14:21: step 'u' → config.query: '${not valid}' is not a valid reference "
         "(hint: write ${VAR}, ${VAR:-default} or ${params.name}; write $${ for a literal ${)",
     ]
