@@ -169,7 +169,7 @@ steps:
 
 
 def test_a_step_naming_no_input_reads_the_one_before_it_with_a_warning(here):
-    text = CHAIN.split("  - id: again")[0]
+    text = CHAIN.split("  - id: again", maxsplit=1)[0]
     manifest = compile_file(write(P, text))
     assert [s["needs"] for s in manifest.data["steps"]] == [[], ["extract"]]
     assert [w.format() for w in manifest.warnings] == [
