@@ -68,8 +68,11 @@ def run_pipeline(
     env: dict[str, str] | None = None,
     run_settings: dict[str, Any] | None = None,
     dry_run: bool = False,
+    output_dir: Path | None = None,
 ) -> Outcome:
-    """Compile `pipeline`, run it through `runner` into a fresh session under tmp_path/logs."""
+    """Compile `pipeline`, run it through `runner` into a fresh session under tmp_path/logs;
+    with `output_dir`, the outputs are placed there too (as `osiris run` places them in the
+    working directory)."""
     environ = dict(env or {})
     manifest = compile_pipeline(pipeline, environ=environ, run_settings=run_settings or DEFAULT_RUN)
     data = manifest.data
@@ -86,7 +89,8 @@ def run_pipeline(
     session.emit("run_start", pipeline=data["pipeline"]["name"], executor=runner.name)
     with runner:
         result = runner.run(
-            PreparedRun(manifest, pipeline.parent, inject, dry_run=dry_run), session
+            PreparedRun(manifest, pipeline.parent, inject, dry_run=dry_run, output_dir=output_dir),
+            session,
         )
     session.finalize(result.status, result.exit_code, result.error)
     session.close()

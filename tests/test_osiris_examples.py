@@ -289,3 +289,54 @@ def test_every_upstream_example_validates_unchanged(project):
     proc = osiris_cli("validate", *names, "--format", "json", cwd=cwd, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [p["valid"] for p in json.loads(proc.stdout)["pipelines"]] == [True] * len(names)
+
+
+REST_CONNECTIONS = """
+version: 1
+connections:
+  mysql:
+    db_movies:
+      default: true
+      host: 127.0.0.1
+      database: ${MYSQL_DATABASE}
+      username: root
+      password: ${MYSQL_PASSWORD}
+  supabase:
+    main:
+      default: true
+      url: ${SUPABASE_URL}
+      service_role_key: ${SUPABASE_SERVICE_ROLE_KEY}
+"""
+STATS_TABLE = """
+CREATE TABLE director_stats_replace (
+  director_id integer PRIMARY KEY, director_name varchar(100), director_nationality varchar(50),
+  movie_count bigint, unique_genres bigint, avg_runtime_minutes double precision,
+  first_movie_year smallint, latest_movie_year smallint, avg_budget_usd double precision,
+  avg_box_office_usd double precision, total_box_office_usd numeric,
+  avg_roi_ratio double precision
+)
+"""
+
+
+def test_the_demo_over_supabases_rest_api(project):
+    from testing.postgrest_standin import PostgrestStandin, postgres_dsn
+
+    cwd, env, movies, pg = project
+    (cwd / "osiris_connections.yaml").write_text(REST_CONNECTIONS)
+    shutil.copy(EXAMPLES / "mysql_duckdb_supabase_demo.yaml", cwd)
+    with PostgrestStandin(postgres_dsn(pg), key=KEY) as standin:
+        env = {**env, "SUPABASE_URL": standin.url}
+        # the REST API cannot create the table: a clear error, naming what to add
+        failed = osiris_cli("run", "mysql_duckdb_supabase_demo.yaml", cwd=cwd, env=env)
+        assert failed.returncode == 1
+        assert "[config.invalid]" in failed.stderr and "add `pg_dsn`" in failed.stderr
+        db.postgres_execute(
+            pg, STATS_TABLE, "INSERT INTO director_stats_replace (director_id) VALUES (99)"
+        )
+        standin.fail_next(status=429, retry_after=0, method="POST")
+        standin.drop_next(method="DELETE")
+        ran = osiris_cli("run", "mysql_duckdb_supabase_demo.yaml", cwd=cwd, env=env)
+        assert ran.returncode == 0, ran.stderr
+        assert_stats(pg, "director_stats_replace", expected_director_stats(movies))
+        assert any(r.fault == "status" for r in standin.requests)
+    assert_no_secret_on_disk(cwd)

@@ -44,6 +44,9 @@ class ComponentSpec(BaseModel):
     outputs: list[str] = Field(default_factory=list, alias="x-outputs")
     inputs: list[str] = Field(default_factory=list, alias="x-inputs")
     ignored: dict[str, str] = Field(default_factory=dict, alias="x-ignored")
+    # config values (e.g. {write_mode: append}) under which the step's outputs continue the files
+    # already at their paths: runners put those into the run's output area first
+    appends_when: dict[str, Any] = Field(default_factory=dict, alias="x-appends-when")
     connection_fields: list[ConnectionField] = Field(
         default_factory=list, alias="x-connection-fields"
     )

@@ -261,6 +261,8 @@ def _manifest(
         }
         if cs.connection_fields:
             entry["connection_fields"] = cs.connection_fields
+        if cs.appends:
+            entry["appends"] = cs.appends
         entry["fingerprint"] = step_fingerprint(entry)
         out_steps.append(entry)
     connections = {}

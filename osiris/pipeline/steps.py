@@ -36,6 +36,7 @@ class CompiledStep:
     outputs: list[str] = field(default_factory=list)
     # connection fields the step overrides (`x-connection-fields: allowed`)
     connection_fields: dict[str, Any] = field(default_factory=dict)
+    appends: list[str] = field(default_factory=list)  # outputs that continue existing files
 
 
 def pointer_path(pointer: str) -> KeyPath:
@@ -160,7 +161,20 @@ def compile_step(
     if not (ok and bound_ok) or fields is None or inputs is None or outputs is None:
         return None
     config = {k: v for k, v in config.items() if k not in fields}
-    return CompiledStep(step, component, config, connection, secret_paths, inputs, outputs, fields)
+    appending = bool(spec.appends_when) and all(
+        config.get(k) == v for k, v in spec.appends_when.items()
+    )
+    return CompiledStep(
+        step,
+        component,
+        config,
+        connection,
+        secret_paths,
+        inputs,
+        outputs,
+        fields,
+        appends=list(outputs) if appending else [],
+    )
 
 
 def _connection_fields(

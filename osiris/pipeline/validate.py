@@ -318,8 +318,7 @@ def _implicit_need(doc: Document, path: KeyPath, data: list[Any], index: int) ->
         return ()
     doc.warn(
         path,
-        f"the step names no input; as in upstream Osiris it reads the step before it, "
-        f"'{previous}'",
+        f"the step names no input; as in upstream Osiris it reads the step before it, '{previous}'",
         f"write `needs: [{previous}]` to say so",
     )
     return (previous,)

@@ -66,6 +66,14 @@ class PreparedRun:
     def input_files(self) -> list[str]:
         return sorted({p for s in self.manifest.data["steps"] for p in s.get("inputs", [])})
 
+    def seed_files(self) -> list[str]:
+        """Outputs that continue a file already at their path (an appending step's): a runner
+        puts each into the run's output area before the run."""
+        if self.output_dir is None:
+            return []
+        paths = {p for s in self.manifest.data["steps"] for p in s.get("appends", [])}
+        return sorted(p for p in paths if (self.output_dir / p).is_file())
+
 
 @dataclass
 class RunResult:

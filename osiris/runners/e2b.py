@@ -198,6 +198,10 @@ class E2BRunner(Runner):
             path = prepared.input_root / rel
             if path.is_file():
                 files.append((f"{RUN_DIR}/inputs/{rel}", path.read_bytes()))
+        for rel in prepared.seed_files():
+            assert prepared.output_dir is not None
+            seed = (prepared.output_dir / rel).read_bytes()
+            files.append((f"{RUN_DIR}/work/outputs/{rel}", seed))
         with sdk_errors("uploading the manifest and inputs"):
             self._sandbox.files.write_files([{"path": p, "data": d} for p, d in files])
         session.metric("bytes_uploaded", sum(len(d) for _, d in files), "bytes", files=len(files))

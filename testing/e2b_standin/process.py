@@ -26,7 +26,7 @@ from protobuf import Oneof
 
 from testing.e2b_standin.records import CommandRecord
 from testing.e2b_standin.sandbox import Sandbox
-from testing.e2b_standin.wsgi_server import DropConnection
+from testing.wsgi_server import DropConnection
 
 Item = tuple[str, Any]  # ("stdout"|"stderr", bytes) | ("end", returncode) | ("gone"|"drop", None)
 

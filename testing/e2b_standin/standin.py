@@ -24,7 +24,7 @@ from testing.e2b_standin.process import ProcessService
 from testing.e2b_standin.records import Faults, SandboxRecord
 from testing.e2b_standin.sandbox import Sandbox
 from testing.e2b_standin.web import Request, StartResponse, api_error, respond
-from testing.e2b_standin.wsgi_server import WSGIServer
+from testing.wsgi_server import WSGIServer
 
 DEFAULT_API_KEY = "e2b_standin_0123456789abcdef"
 

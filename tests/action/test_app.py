@@ -153,8 +153,11 @@ def test_validation_problems_become_annotations(
 
     out = capsys.readouterr().out.splitlines()
     errors = [line for line in out if line.startswith("::error")]
-    hint = "allowed keys: block_size_mb, column_types, columns, delimiter, encoding, has_header, "
-    hint += "null_values, path"
+    hint = (
+        "allowed keys: block_size_mb, chunk_size, column_types, columns, comment, compression, "
+        "delimiter, dtype, encoding, has_header, header, limit, na_values, null_values, "
+        "parse_dates, path, skip_blank_lines, skip_rows"
+    )
     # GitHub turns only the first 10 into annotations; all of them are in the log.
     assert errors == [
         f"::error title=Invalid pipeline,file=project/bad.yaml,col=27,line={7 + 4 * i}::"

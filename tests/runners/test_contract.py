@@ -53,6 +53,24 @@ def test_success_events_metrics_outputs(tmp_path, runner):
     assert out.result.rows_read == 2500 and out.result.rows_written == 2500
 
 
+def test_outputs_are_placed_and_an_appending_writer_continues_the_file(tmp_path, runner):
+    text = GENERATE_AND_WRITE.replace("rows: 2500", "rows: 3").replace(
+        "{path: out/rows.csv}", "{path: out/rows.csv, write_mode: append}"
+    )
+    pipeline = write_pipeline(tmp_path, text)
+    place = tmp_path / "workdir"
+    for run in (1, 2):
+        out = run_pipeline(tmp_path, runner, pipeline, output_dir=place)
+        assert out.result.status == "succeeded"
+        assert out.result.output_dir == str(place)
+        placed = (place / "out" / "rows.csv").read_text().splitlines()
+        # one header, then the rows of every run so far; the session keeps this run's result
+        assert placed[0] == '"id","label"'
+        assert len(placed) == 1 + 3 * run
+        kept = out.session / "artifacts" / "outputs" / "out" / "rows.csv"
+        assert kept.read_text().splitlines() == placed
+
+
 def test_step_failure_is_exit_1_with_step_and_code(tmp_path, runner):
     text = GENERATE_AND_WRITE.replace("batch_size: 1000}", "batch_size: 1000, fail_after: 1500}")
     out = run_pipeline(tmp_path, runner, write_pipeline(tmp_path, text))

@@ -33,6 +33,9 @@ _SCALARS = {
     "smallint": "int16",
     "integer": "int32",
     "bigint": "int64",
+    # PostgREST 14.8 and later describe integer columns by size
+    "int32": "int32",
+    "int64": "int64",
     "real": "float32",
     "double precision": "float64",
     "boolean": "bool_",

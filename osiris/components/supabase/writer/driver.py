@@ -130,15 +130,26 @@ def _load(
         resolution = "ignore-duplicates" if ignore else "merge-duplicates"
     seen: set[tuple[Any, ...]] = set()
     names = reader.schema.names
-    for batch in reader:
-        if not batch.num_rows:
+    for read in reader:
+        if not read.num_rows:
             continue
+        batch = _last_of_each_key(read, key) if resolution is not None else read
         rows = _records.rows_to_json(batch)
         client.insert(table, _rest.dumps(rows), names, resolution=resolution, on_conflict=key)
         if options.mode == "replace":
             seen.update(_keys(batch.select(key)))
     if options.mode == "replace":
         _delete_others(client, table, key, seen, info)
+
+
+def _last_of_each_key(batch: pa.RecordBatch, key: list[str]) -> pa.RecordBatch:
+    """The batch without earlier rows of a key it repeats: PostgreSQL refuses to upsert one
+    row twice in one statement, and the last row of a key is the one that counts."""
+    keys = _keys(batch.select(key))
+    if len(set(keys)) == len(keys):
+        return batch
+    last = {k: i for i, k in enumerate(keys)}
+    return batch.take(sorted(last.values()))
 
 
 def _keys(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:

@@ -1,9 +1,11 @@
-"""A small threaded HTTP/1.1 server for WSGI apps, with streamed (chunked) responses.
+"""A small threaded HTTP/1.1 server for WSGI apps, with streamed (chunked) responses; the
+stand-ins in testing/ (E2B, PostgREST) run on it.
 
 The stdlib `wsgiref` server speaks HTTP/1.0 and cannot read chunked request bodies, which is how
-the SDK sends `Process/Start`; third-party servers would be a new dependency. This one covers
-exactly what the stand-in needs: keep-alive, chunked bodies both ways, flushing each body chunk
-as the app yields it, and cutting a connection on purpose (`DropConnection`) for fault tests.
+the E2B SDK sends `Process/Start`; third-party servers would be a new dependency. This one covers
+what the stand-ins need: keep-alive, chunked bodies both ways, flushing each body chunk as the
+app yields it, HEAD (the app sends no body), repeated header lines joined with commas, and
+cutting a connection on purpose (`DropConnection`) for fault tests.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+    # for HEAD the app answers with headers only, as WSGI leaves to it
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
 
     def _environ(self, body: _BodyReader) -> dict[str, Any]:
         url = urlsplit(self.path)
@@ -121,8 +124,10 @@ class _Handler(BaseHTTPRequestHandler):
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        for key, value in self.headers.items():
+        for key in {k.lower() for k in self.headers}:
             name = key.upper().replace("-", "_")
+            # a header given on several lines (Prefer, say) is one comma-joined value (RFC 9110)
+            value = ", ".join(self.headers.get_all(key) or [])
             if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 environ[name] = value
             elif name != "TRANSFER_ENCODING":
@@ -153,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             if not self._started:
                 with contextlib.suppress(OSError):
-                    self.send_error(500, "the E2B stand-in failed; see the test log")
+                    self.send_error(500, "the stand-in failed; see the test log")
 
     def _send(self, result: Iterable[bytes], status_headers: list[Any], body: _BodyReader) -> None:
         try:
