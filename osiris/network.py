@@ -1,6 +1,7 @@
 """The network allow-list: parsing entries and matching hosts against them.
 
-Entries are `*`, `host`, `host:port`, `*.domain` or URLs (`postgresql://db.example.com:5432`).
+Entries are `*`, `host`, `host:port`, `*.domain` or URLs (`postgresql://db.example.com:5432`;
+a URL without a port means its scheme's: `https://<ref>.supabase.co` is host:443).
 Used before a run (every connection host must be allowed) and inside the executor.
 """
 
@@ -10,6 +11,9 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+# the port a URL of this scheme means when it names none
+DEFAULT_PORTS = {"https": 443, "http": 80, "postgres": 5432, "postgresql": 5432, "mysql": 3306}
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,8 @@ def parse_entry(text: str) -> AllowEntry:
         return AllowEntry("*")
     if "://" in raw:
         parts = urlsplit(raw)
-        return AllowEntry((parts.hostname or "").lower(), parts.port)
+        default = DEFAULT_PORTS.get(parts.scheme.lower())
+        return AllowEntry((parts.hostname or "").lower(), parts.port or default)
     if raw.startswith("["):  # [::1]:5432
         host, _, rest = raw[1:].partition("]")
         port = rest.lstrip(":")

@@ -20,6 +20,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from osiris.network import DEFAULT_PORTS
+
 __all__ = ["FAMILIES", "Endpoint", "endpoints", "family_module"]
 
 Endpoint = tuple[str, int | None]
@@ -32,7 +34,6 @@ FAMILIES = {
     "postgres": "osiris.components.postgres.connection",
     "supabase": "osiris.components.supabase.connection",
 }
-_DEFAULT_PORTS = {"https": 443, "http": 80, "postgres": 5432, "postgresql": 5432, "mysql": 3306}
 
 
 def family_module(name: str) -> ModuleType | None:
@@ -66,7 +67,7 @@ def url_endpoint(value: Any) -> Endpoint | None:
         port = parts.port
     except ValueError:
         port = None
-    return parts.hostname, port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    return parts.hostname, port or DEFAULT_PORTS.get(parts.scheme.lower())
 
 
 def port_of(value: Any, default: int | None = None) -> int | None:

@@ -58,3 +58,13 @@ def test_rest_without_url_or_key_says_what_to_add(fields, missing):
         rest_target(fields)
     assert err.value.code == "config.invalid"
     assert f"has no {missing}" in err.value.message
+
+
+def test_the_allow_list_takes_the_supabase_url():
+    from osiris.network import is_allowed
+
+    allow = ["https://abcdefghijklmnop.supabase.co"]
+    ((host, port),) = endpoints("supabase", {"url": allow[0], "key": "k"})
+    assert is_allowed(allow, host, port)  # host:443
+    assert not is_allowed(allow, host, 5432)
+    assert not is_allowed(allow, "db.abcdefghijklmnop.supabase.co", 5432)
