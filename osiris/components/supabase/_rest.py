@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from osiris.components.api import StepError
+from osiris.components.api import StepContext, StepError
 
 if TYPE_CHECKING:
     import httpx
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUS = {429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 MAX_BACKOFF = 30.0
@@ -184,6 +187,23 @@ class Client:
 
     def delete(self, table: str, params: list[tuple[str, str]]) -> None:
         self.request("DELETE", f"/{table}", params=params, prefer=["return=minimal"])
+
+
+def step_client(ctx: StepContext, schema: str) -> Client:
+    """The client a step's config and connection ask for (`timeout`, `retries`)."""
+    from osiris.components.supabase.connection import rest_target
+
+    url, key = rest_target(ctx.connection or {})
+    cfg = ctx.config
+    return Client(
+        url,
+        key,
+        timeout=float(cfg.get("timeout") or 30),
+        retries=int(cfg.get("retries", 3)),
+        schema=schema,
+        connect_timeout=ctx.connect_timeout,
+        on_retry=lambda why: log.warning("step %s: %s", ctx.step_id, why),
+    )
 
 
 def _quoted(name: str) -> str:

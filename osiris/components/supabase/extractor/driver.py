@@ -10,7 +10,6 @@ description of the table.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +17,10 @@ from osiris.components._columns import key_metadata
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import quote_ident, quote_literal, split_table
 from osiris.components.supabase import _query, _records, _rest
-from osiris.components.supabase.connection import database_fields, rest_target
+from osiris.components.supabase.connection import database_fields
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-log = logging.getLogger(__name__)
 
 DEFAULT_PAGE = 1000  # Supabase's default "max rows": a larger page comes back cut to this
 _REST_KEYS = ("select", "filter", "order", "limit", "offset")
@@ -99,17 +96,8 @@ def _read_rest(ctx: StepContext) -> pa.RecordBatchReader:
             )
     if not cfg.get("table"):
         raise StepError("config.invalid", "reading over the Supabase REST API needs `table`")
-    url, key = rest_target(ctx.connection or {})
     schema_name, table = split_table(cfg["table"], cfg.get("schema") or "public")
-    client = _rest.Client(
-        url,
-        key,
-        timeout=float(cfg.get("timeout") or 30),
-        retries=int(cfg.get("retries", 3)),
-        schema=schema_name,
-        connect_timeout=ctx.connect_timeout,
-        on_retry=lambda why: log.warning("step %s: %s", ctx.step_id, why),
-    )
+    client = _rest.step_client(ctx, schema_name)
     label = f"{schema_name}.{table}"
     try:
         info = client.table(table)

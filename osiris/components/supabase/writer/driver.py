@@ -13,7 +13,6 @@ The REST API cannot create tables: a missing table is `config.invalid` naming wh
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import check_columns
@@ -21,12 +20,10 @@ from osiris.components._writer import WriteOptions, rebatched, write_key, write_
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import split_table
 from osiris.components.supabase import _records, _rest
-from osiris.components.supabase.connection import database_fields, rest_target
+from osiris.components.supabase.connection import database_fields
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
 DELETE_CHUNK = 100
@@ -51,19 +48,11 @@ def run(ctx: StepContext) -> None:
 
 def _write_rest(ctx: StepContext) -> None:
     cfg = ctx.config
-    url, key = rest_target(ctx.connection or {})
     options = write_options(cfg)
-    reader = ctx.single_input().open()
     schema_name, table = split_table(cfg["table"], cfg.get("schema") or "public")
-    with _rest.Client(
-        url,
-        key,
-        timeout=float(cfg.get("timeout") or 30),
-        retries=int(cfg.get("retries", 3)),
-        schema=schema_name,
-        connect_timeout=ctx.connect_timeout,
-        on_retry=lambda why: log.warning("step %s: %s", ctx.step_id, why),
-    ) as client:
+    client = _rest.step_client(ctx, schema_name)
+    reader = ctx.single_input().open()
+    with client:
         try:
             info = client.table(table)
             if info is None:
