@@ -38,6 +38,8 @@ class ComponentSpec(BaseModel):
     description: str = ""
     modes: list[Mode] = Field(min_length=1)
     connection_family: str | None = None
+    # a step may name a connection of the family, but one that names none gets no default
+    connection_optional: bool = Field(False, alias="x-connection-optional")
     config_schema: dict[str, Any]
     connection_schema: dict[str, Any] | None = None
     secrets: list[str] = Field(default_factory=list, alias="x-secret")

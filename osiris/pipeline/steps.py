@@ -121,7 +121,7 @@ def compile_step(
             connections=connections,
         )
         ok = ok and connection is not None
-    elif spec.connection_family is not None:
+    elif spec.connection_family is not None and not spec.connection_optional:
         # upstream Osiris's rule: no `connection` means the family's default
         family = spec.connection_family
         connection = connections(f"@{family}", (*base, "component"), implicit=True)

@@ -184,3 +184,34 @@ def test_a_write_step_has_no_output_to_need(here):
         "p.yaml:15:13: step 'again' → needs[0]: 'write' is a write step; it has no output to "
         "read (hint: name the step that 'write' reads instead)" in found
     )
+
+
+def test_a_csv_extractor_may_name_a_filesystem_connection_with_a_warning(here):
+    from osiris.pipeline import compile_pipeline
+
+    write(
+        Path("osiris_connections.yaml"),
+        "version: 1\nconnections:\n  filesystem:\n    local: {default: true, base_dir: ./data}\n",
+    )
+    text = """
+        oml_version: "0.1.0"
+        name: csv
+        steps:
+          - id: read
+            component: filesystem.csv_extractor
+            mode: read
+            config: {connection: "@filesystem.local", path: in.csv}
+          - id: plain
+            component: filesystem.csv_extractor
+            mode: read
+            config: {path: in.csv}
+    """
+    manifest = compile_pipeline(write(P, text), environ={})
+    assert [s["connection"] for s in manifest.data["steps"]] == ["@filesystem.local", None]
+    assert [w.message for w in manifest.warnings] == [
+        "'connection' changes nothing here: paths are relative to the pipeline's directory; the "
+        "connection's base_dir is not applied (upstream Osiris's runner does not apply it either)"
+    ]
+    wrong = text.replace("@filesystem.local", "@mysql.x")
+    found = problems(lambda: compile_pipeline(write(P, wrong)))
+    assert any("needs a filesystem connection, got '@mysql.x'" in p for p in found)
