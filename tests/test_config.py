@@ -52,9 +52,11 @@ ALL_KEYS = [
     "runner.e2b.timeout_seconds",
     "runner.executor",
     "runner.idle_timeout_seconds",
+    "runner.max_parallel_steps",
     "runner.memory_mb",
     "runner.network.allow",
     "runner.network.connect_timeout_seconds",
+    "runner.on_failure",
     "runner.timeout_seconds",
 ]
 
@@ -79,8 +81,10 @@ def test_no_file_no_env_gives_the_defaults(tmp_path):
             },
             "executor": "local",
             "idle_timeout_seconds": 600,
+            "max_parallel_steps": 4,
             "memory_mb": None,
             "network": {"allow": ["*"], "connect_timeout_seconds": 30.0},
+            "on_failure": "stop",
             "timeout_seconds": 3600,
         },
     }
@@ -499,9 +503,11 @@ def test_show_is_one_aligned_line_per_key(tmp_path):
         "runner.e2b.timeout_seconds              3600                  default\n"
         "runner.executor                         e2b                   osiris.yaml:2\n"
         "runner.idle_timeout_seconds             600                   default\n"
+        "runner.max_parallel_steps               4                     default\n"
         "runner.memory_mb                        null                  default\n"
         'runner.network.allow                    ["db.internal:5432"]  osiris.yaml:4\n'
         "runner.network.connect_timeout_seconds  30.0                  default\n"
+        "runner.on_failure                       stop                  default\n"
         "runner.timeout_seconds                  60                    cli --timeout"
     )
 
@@ -540,6 +546,7 @@ def test_run_settings_local(tmp_path):
             "cpu": 1.0,
         },
         "network": {"allow": ["db:3306"], "connect_timeout_seconds": 30.0},
+        "steps": {"max_parallel": 4, "on_failure": "stop"},
     }
 
 
@@ -553,6 +560,7 @@ def test_run_settings_e2b_applies_the_overrides_that_are_set(tmp_path):
             "cpu": None,
         },
         "network": {"allow": ["db"], "connect_timeout_seconds": 30.0},
+        "steps": {"max_parallel": 4, "on_failure": "stop"},
     }
     override = load(
         tmp_path / "b",
@@ -568,6 +576,7 @@ def test_run_settings_e2b_applies_the_overrides_that_are_set(tmp_path):
             "cpu": 2.0,
         },
         "network": {"allow": ["db.example.com:5432"], "connect_timeout_seconds": 30.0},
+        "steps": {"max_parallel": 4, "on_failure": "stop"},
     }
     with pytest.raises(UsageError) as info:
         override.run_settings("docker")

@@ -108,6 +108,7 @@ class LoadedConfig:
                 "allow": list(allow),
                 "connect_timeout_seconds": runner.network.connect_timeout_seconds,
             },
+            "steps": {"max_parallel": runner.max_parallel_steps, "on_failure": runner.on_failure},
         }
 
 

@@ -81,6 +81,8 @@ class RunnerConfig(_Section):
     cpu: float | None = Field(None, gt=0, description="a number greater than 0 or null")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="a mapping")
     bundle_on_failure: bool = Field(True, description="true or false")
+    max_parallel_steps: int = Field(4, ge=1, description="an integer, 1 or more")
+    on_failure: Literal["stop", "continue"] = Field("stop", description="one of stop, continue")
     e2b: E2BConfig = Field(default_factory=E2BConfig, description="a mapping")
 
 

@@ -7,6 +7,7 @@ scratch area, and each consumer reads the file. Either way memory holds a few ba
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,8 +29,13 @@ class UpstreamFailedError(Exception):
         self.step_id = step_id
 
 
+class CancelledError(Exception):
+    """Raised into a consumer reading a stream the run has called off (another step failed)."""
+
+
 class Tracker:
-    """Counts what a producer yields and reports when it ends or fails."""
+    """Counts what a producer yields and reports when it ends or fails; stops at the next
+    batch once `cancelled` is set."""
 
     def __init__(
         self,
@@ -39,8 +45,10 @@ class Tracker:
         on_done: Callable[[str, int], None],
         on_error: Callable[[str, BaseException], None],
         on_progress: Callable[[str, int], None] | None = None,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self.step_id = step_id
+        self._cancelled = cancelled
         self.reader = reader
         self.rows = 0
         self.finished = False
@@ -53,12 +61,15 @@ class Tracker:
         next_report = time.monotonic() + PROGRESS_SECONDS
         try:
             for batch in self.reader:
+                if self._cancelled is not None and self._cancelled.is_set():
+                    raise CancelledError("stopped because another step failed")
                 self.rows += batch.num_rows
                 if self._on_progress is not None and time.monotonic() >= next_report:
                     next_report = time.monotonic() + PROGRESS_SECONDS
                     self._on_progress(self.step_id, self.rows)
                 yield batch
-        except UpstreamFailedError:
+        except (UpstreamFailedError, CancelledError):
+            self.finished = True
             raise
         except Exception as exc:
             self.finished = True

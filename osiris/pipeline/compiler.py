@@ -37,6 +37,7 @@ DEFAULT_RUN: dict[str, Any] = {
         "cpu": None,
     },
     "network": {"allow": ["*"], "connect_timeout_seconds": 30.0},
+    "steps": {"max_parallel": 4, "on_failure": "stop"},
 }
 
 

@@ -155,6 +155,7 @@ def test_validation_problems_become_annotations(
     errors = [line for line in out if line.startswith("::error")]
     hint = (
         "allowed keys: block_size_mb, chunk_size, column_types, columns, comment, compression, "
+        "connection, "
         "delimiter, dtype, encoding, has_header, header, limit, na_values, null_values, "
         "parse_dates, path, skip_blank_lines, skip_rows"
     )

@@ -27,10 +27,10 @@ steps:
 """
 
 
-def run(tmp_path, text):
-    manifest = compile_pipeline(
-        write_pipeline(tmp_path, text), environ={}, run_settings=DEFAULT_RUN
-    )
+def run(tmp_path, text, **steps):
+    """Execute `text` in this process; `steps` sets run.steps (max_parallel, on_failure)."""
+    settings = {**DEFAULT_RUN, "steps": {**DEFAULT_RUN.get("steps", {}), **steps}}
+    manifest = compile_pipeline(write_pipeline(tmp_path, text), environ={}, run_settings=settings)
     events = []
     code = execute(
         manifest.data,
@@ -111,7 +111,8 @@ def test_steps_after_a_failure_are_skipped_and_say_so(tmp_path):
     config: {rows: 5}
 """
     )
-    code, events = run(tmp_path, text)
+    # one step at a time: `later` has not started when `gen` fails
+    code, events = run(tmp_path, text, max_parallel=1)
     assert code == 1
     failed = by_step(events, "step_failed", "error_code")
     assert failed == {
@@ -121,3 +122,95 @@ def test_steps_after_a_failure_are_skipped_and_say_so(tmp_path):
     }
     skipped = [e for e in events if e["kind"] == "event" and e["event"] == "step_skipped"]
     assert [(e["step"], e["reason"]) for e in skipped] == [("later", "an earlier step failed")]
+
+
+def order_of(events, *names):
+    return [
+        (e["event"], e["step"])
+        for e in events
+        if e["kind"] == "event" and e["event"] in names and e["event"] != "step_progress"
+    ]
+
+
+NAPS = """
+oml_version: "0.1.0"
+name: naps
+steps:
+  - id: a
+    component: testkit.sleeper
+    mode: extract
+    config: {seconds: 0.3}
+  - id: b
+    component: testkit.sleeper
+    mode: extract
+    config: {seconds: 0.3}
+"""
+
+
+def test_independent_branches_run_at_the_same_time(tmp_path):
+    code, events = run(tmp_path, NAPS, max_parallel=2)
+    assert code == 0
+    # b starts while a still sleeps
+    assert order_of(events, "step_start", "step_complete") == [
+        ("step_start", "a"),
+        ("step_start", "b"),
+        ("step_complete", "a"),
+        ("step_complete", "b"),
+    ]
+    code, events = run(tmp_path, NAPS, max_parallel=1)
+    assert order_of(events, "step_start", "step_complete") == [
+        ("step_start", "a"),
+        ("step_complete", "a"),
+        ("step_start", "b"),
+        ("step_complete", "b"),
+    ]
+
+
+BRANCHES = """
+oml_version: "0.1.0"
+name: branches
+steps:
+  - id: bad
+    component: testkit.generator
+    mode: extract
+    config: {rows: 3000, batch_size: 100, fail_after: 200}
+  - id: copy1
+    component: filesystem.csv_writer
+    mode: write
+    needs: [bad]
+    config: {path: copy1.csv}
+  - id: copy2
+    component: filesystem.parquet_writer
+    mode: write
+    needs: [bad]
+    config: {path: copy2.parquet}
+  - id: good
+    component: testkit.generator
+    mode: extract
+    config: {rows: 3000, batch_size: 100, sleep_per_batch: 0.01}
+  - id: keep
+    component: filesystem.csv_writer
+    mode: write
+    needs: [good]
+    config: {path: keep.csv}
+"""
+
+
+def test_on_failure_continue_lets_independent_branches_finish(tmp_path):
+    code, events = run(tmp_path, BRANCHES, on_failure="continue")
+    assert code == 1
+    assert by_step(events, "step_failed", "error_code") == {"bad": "test.failure"}
+    # `bad` fails while it is written once for its two consumers: they never start
+    skipped = by_step(events, "step_skipped", "reason")
+    assert skipped == {"copy1": "a step it needs failed", "copy2": "a step it needs failed"}
+    assert by_step(events, "step_complete", "rows") == {"good": 3000, "keep": 3000}
+    assert len((tmp_path / "out" / "keep.csv").read_text().splitlines()) == 3001
+
+
+def test_on_failure_stop_cancels_the_streams_still_flowing(tmp_path):
+    code, events = run(tmp_path, BRANCHES, on_failure="stop")
+    assert code == 1
+    failed = by_step(events, "step_failed", "error_code")
+    assert failed["bad"] == "test.failure"
+    assert failed["good"] == failed["keep"] == "cancelled"
+    assert not (tmp_path / "out" / "keep.csv").exists()  # the writer never renamed its file

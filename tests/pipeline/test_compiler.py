@@ -67,6 +67,7 @@ def test_manifest_shape(here):
                 "cpu": None,
             },
             "network": {"allow": ["*"], "connect_timeout_seconds": 30.0},
+            "steps": {"max_parallel": 4, "on_failure": "stop"},
         },
         "fingerprints": {
             "oml": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest(),
