@@ -238,3 +238,40 @@ def test_an_unusable_logs_dir_is_a_usage_error(quickstart, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error: cannot create a session directory in taken/logs: ")
     assert "hint: pass --logs-dir DIR or set logging.logs_dir to a writable directory" in err
+
+
+TWO_FAILURES = """
+oml_version: "0.1.0"
+name: two-failures
+steps:
+  - id: first
+    component: testkit.generator
+    mode: extract
+    config: {rows: 100, batch_size: 10, fail_after: 10}
+  - id: second
+    component: testkit.generator
+    mode: extract
+    config: {rows: 100, batch_size: 10, fail_after: 20}
+  - id: fine
+    component: testkit.generator
+    mode: extract
+    config: {rows: 100}
+"""
+
+
+def test_on_failure_continue_lists_every_failed_step(tmp_path):
+    (tmp_path / "p.yaml").write_text(TWO_FAILURES)
+    proc = osiris_cli("run", "p.yaml", cwd=tmp_path, env={"OSIRIS_RUNNER__ON_FAILURE": "continue"})
+    assert proc.returncode == 1
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("  failed:  ")]
+    assert failed == [
+        "  failed:  first: [test.failure] generator failed after 10 rows as configured",
+        "  failed:  second: [test.failure] generator failed after 20 rows as configured",
+    ]
+    (info,) = tmp_path.joinpath("logs").glob("run_*/session.json")
+    steps = json.loads(info.read_text())["steps"]
+    assert {k: v["status"] for k, v in steps.items()} == {
+        "first": "failed",
+        "second": "failed",
+        "fine": "succeeded",
+    }

@@ -90,6 +90,12 @@ class Console:
                 head += f"\n  hint: {err['hint']}"
         stream = sys.stdout if result.exit_code == 0 else sys.stderr
         print(s.masker.mask(head), file=stream)
+        failed = {k: v for k, v in steps.items() if v.get("status") == "failed"}
+        if len(failed) > 1:  # with on_failure: continue, every independent failure counts
+            for step_id, info in failed.items():
+                err = info.get("error") or {}
+                line = f"  failed:  {step_id}: [{err.get('code')}] {err.get('message')}"
+                print(s.masker.mask(line), file=stream)
         print(f"  session: {s.path}", file=stream)
         for rel in result.outputs:
             shown = Path(result.output_dir) / rel if result.output_dir else s.outputs / rel
