@@ -57,6 +57,12 @@ class Console:
                 self._counter_shown = True
         elif event == "step_start":
             self._print(f"  start  {step} ({fields.get('component', '')})")
+        elif event == "step_expand":
+            tables = fields.get("tables", [])
+            shown = ", ".join(tables[:8]) + (
+                f", ... ({len(tables)} in all)" if len(tables) > 8 else ""
+            )
+            self._print(f"  tables {step}: {shown}")
         elif event == "step_complete":
             self._print(
                 f"  done   {step}: {fields.get('rows', 0):,} rows in "

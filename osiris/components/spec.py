@@ -46,6 +46,11 @@ class ComponentSpec(BaseModel):
     outputs: list[str] = Field(default_factory=list, alias="x-outputs")
     inputs: list[str] = Field(default_factory=list, alias="x-inputs")
     ignored: dict[str, str] = Field(default_factory=dict, alias="x-ignored")
+    # the config key of an extractor that names several tables ("tables"): one stream per table
+    many_tables: str | None = Field(None, alias="x-many-tables")
+    # how a writer writes one of several tables: "table" (its target is named after the source
+    # table, `table_prefix` first) or "path" (its path holds `{table}`)
+    per_table: Literal["table", "path"] | None = Field(None, alias="x-per-table")
     # config values (e.g. {write_mode: append}) under which the step's outputs continue the files
     # already at their paths: runners put those into the run's output area first
     appends_when: dict[str, Any] = Field(default_factory=dict, alias="x-appends-when")

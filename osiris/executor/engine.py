@@ -129,39 +129,47 @@ class _Run:
     handles: dict[str, InputHandle] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.steps = list(self.manifest["steps"])
+        self.steps: list[dict[str, Any]] = list(self.manifest["steps"])
+        network = self.manifest["run"]["network"]
+        self.connect_timeout = float(network.get("connect_timeout_seconds", 30))
+        self.index()
+
+    def index(self) -> None:
+        """(Re)build the lookups over `steps` (after many-table steps were expanded)."""
         self.by_id = {s["id"]: s for s in self.steps}
         self.position = {s["id"]: i for i, s in enumerate(self.steps)}
         self.consumers: dict[str, int] = {s["id"]: 0 for s in self.steps}
         for s in self.steps:
             for need in s.get("needs", []):
                 self.consumers[need] += 1
-        network = self.manifest["run"]["network"]
-        self.connect_timeout = float(network.get("connect_timeout_seconds", 30))
+
+    def context(self, step: Mapping[str, Any], inputs: Mapping[str, InputHandle]) -> StepContext:
+        from osiris.pipeline.manifest import resolve_step_config, step_connection
+
+        sid = step["id"]
+        return StepContext(
+            step_id=sid,
+            component=step["component"],
+            config=resolve_step_config(step, self.environ),
+            connection=step_connection(self.manifest, step, self.environ),
+            inputs=dict(inputs),
+            input_root=self.input_root,
+            output_root=self.output_root,
+            # step ids may hold '.', so file names use the step's position instead
+            scratch_dir=self.scratch_dir / f"step-{self.position[sid]:03d}",
+            connect_timeout=self.connect_timeout,
+            metric=functools.partial(_step_metric, self.state, sid),
+            declare_output=functools.partial(_declare, self.state, sid, self.output_root),
+        )
 
     def run_step(self, step: Mapping[str, Any]) -> None:
         """Start one step on this thread: its driver runs (a writer to the end; an extractor or
         transform until it hands over its stream). Failures are recorded, never raised."""
-        from osiris.pipeline.manifest import resolve_step_config, step_connection
-
         state, sid = self.state, step["id"]
         consumed = [0]
         try:
             inputs = {n: _CountingHandle(self.handles[n], consumed) for n in step.get("needs", [])}
-            ctx = StepContext(
-                step_id=sid,
-                component=step["component"],
-                config=resolve_step_config(step, self.environ),
-                connection=step_connection(self.manifest, step, self.environ),
-                inputs=dict(inputs),
-                input_root=self.input_root,
-                output_root=self.output_root,
-                # step ids may hold '.', so file names use the step's position instead
-                scratch_dir=self.scratch_dir / f"step-{self.position[sid]:03d}",
-                connect_timeout=self.connect_timeout,
-                metric=functools.partial(_step_metric, state, sid),
-                declare_output=functools.partial(_declare, state, sid, self.output_root),
-            )
+            ctx = self.context(step, inputs)
             reader = load_driver(step["component"]).run(ctx)
             if reader is None:
                 state.complete(sid, consumed[0], metric="rows_written")
@@ -231,7 +239,8 @@ def execute(
     keep_going = policy.get("on_failure", "stop") == "continue"
     state = _State(emit)
     run = _Run(manifest, environ, input_root, output_root, scratch_dir, state)
-    pending = [s["id"] for s in run.steps]
+    unlisted = _expand(run)
+    pending = [s["id"] for s in run.steps if s["id"] not in unlisted]
     launched: list[str] = []
     done: set[str] = set()
     finished = threading.Condition(state.lock)
@@ -306,6 +315,24 @@ def execute(
         if state.status.get(sid) == "running":
             state.complete(sid, t.rows, metric=_read_metric(run.by_id[sid]))
     return 1 if any(v == "failed" for v in state.status.values()) else 0
+
+
+def _expand(run: _Run) -> set[str]:
+    """Expand the many-table steps per table; fail those whose tables cannot be listed and
+    return their ids."""
+    from osiris.executor.tables import expand
+
+    state = run.state
+    run.steps, tables, errors = expand(run.steps, lambda step: run.context(step, {}))
+    run.index()
+    for sid, names in tables.items():
+        state.emit("event", event="step_expand", step=sid, tables=names)
+    for sid, exc in errors.items():
+        state.status[sid] = "running"
+        state.started[sid] = time.monotonic()
+        state.emit("event", event="step_start", step=sid, component=run.by_id[sid]["component"])
+        _fail_from_exception(state, sid, exc)
+    return set(errors)
 
 
 def _after_failure(run: _Run, sid: str, pending: list[str], keep_going: bool) -> None:

@@ -26,6 +26,7 @@ from osiris.pipeline.model import Pipeline
 from osiris.pipeline.params import bind_params
 from osiris.pipeline.schema import check_config, validator
 from osiris.pipeline.steps import CompiledStep, compile_step, lookup
+from osiris.pipeline.tables import check_tables
 from osiris.pipeline.validate import STEP_ID_PATTERN, build_pipeline
 from osiris.templates import env_refs, is_malformed, whole_ref
 
@@ -155,12 +156,18 @@ def compile_pipeline(
         )
         if result is not None:
             compiled[step.id] = result
+    roles = check_tables(doc, compiled)
     secrets = _check_connections(compiled.values(), conns.file)
     docs = [doc] + ([conns.file.document] if conns.file is not None else [])
     if any(d.findings for d in docs):
         raise _fail(docs)
     manifest = _manifest(
-        pipeline, bound, [compiled[sid] for sid in pipeline.order], secrets, run_settings
+        pipeline,
+        bound,
+        [compiled[sid] for sid in pipeline.order],
+        secrets,
+        run_settings=run_settings,
+        roles=roles,
     )
     manifest.warnings = sorted(
         _problems(docs, warnings=True), key=lambda p: (p.file, p.line, p.col, p.message)
@@ -228,7 +235,9 @@ def _manifest(
     bound: Mapping[str, Any],
     steps: list[CompiledStep],
     secrets: dict[str, set[str]],
+    *,
     run_settings: Mapping[str, Any] | None,
+    roles: Mapping[str, str],
 ) -> Manifest:
     order = {cs.step.id: i for i, cs in enumerate(steps)}
     required: set[str] = set()
@@ -264,6 +273,11 @@ def _manifest(
             entry["connection_fields"] = cs.connection_fields
         if cs.appends:
             entry["appends"] = cs.appends
+        role = roles.get(cs.step.id)
+        if role == "many":
+            entry["many_tables"] = True
+        elif role is not None:
+            entry["per_table"] = role
         entry["fingerprint"] = step_fingerprint(entry)
         out_steps.append(entry)
     connections = {}

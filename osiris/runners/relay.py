@@ -62,6 +62,8 @@ class ProgressRelay:
                 info["rows"] = msg.get("rows", 0)
             elif name == "step_skipped":
                 info.update(status="skipped", reason=msg.get("reason"))
+            elif name == "step_expand":  # runs on as one step per table: `<id>[<table>]`
+                info.update(status="expanded", tables=msg.get("tables", []))
             elif name == "step_start":
                 info.update(status="running", component=msg.get("component"))
             elif name == "step_complete":

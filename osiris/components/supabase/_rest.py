@@ -164,6 +164,12 @@ class Client:
         pk = [c for c, p in properties.items() if "<pk/>" in str(p.get("description") or "")]
         return Table(name, dict(properties), set(definition.get("required") or []), pk)
 
+    def table_names(self) -> list[str]:
+        """Every table (and view) PostgREST's OpenAPI document describes."""
+        if self._openapi is None:
+            self._openapi = self.request("GET", "/").json()
+        return sorted(self._openapi.get("definitions") or {})
+
     def select(self, table: str, params: list[tuple[str, str]]) -> bytes:
         """The raw JSON array of one GET."""
         return self.request("GET", f"/{table}", params=params).content

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import pick_columns
+from osiris.components._tables import pick_tables
 from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
     Server,
@@ -43,6 +44,41 @@ def warm() -> None:
     """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
     import connectorx  # noqa: F401
     import pymysql  # noqa: F401
+
+
+def tables(ctx: StepContext) -> list[str]:
+    """The tables `tables`/`exclude_tables` name in the database (a many-table step)."""
+    import pymysql
+
+    cfg = ctx.config
+    srv = server(ctx.connection)
+    database = str(cfg.get("schema") or srv.database)
+    if not database:
+        raise StepError(
+            "config.invalid", "reading `tables` needs a database: set `database` in the connection"
+        )
+    conn = connect(srv, ctx.connect_timeout)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s",
+                (database,),
+            )
+            rows = list(cur.fetchall())
+    except pymysql.MySQLError as exc:
+        raise translate(exc, srv) from exc
+    finally:
+        conn.close()
+    base = [r[0] for r in rows if r[1] == "BASE TABLE"]
+    views = [r[0] for r in rows if r[1] != "BASE TABLE"]
+    return pick_tables(
+        base,
+        views,
+        cfg["tables"],
+        cfg.get("exclude_tables") or (),
+        where=f"database '{database}' on MySQL at {srv.where}",
+    )
 
 
 def run(ctx: StepContext) -> pa.RecordBatchReader:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import pick_columns
+from osiris.components._tables import pick_tables
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import (
     Server,
@@ -33,6 +34,40 @@ DEFAULT_BATCH_SIZE = 100_000
 def warm() -> None:
     """Import what `run` needs (called by a warm-started executor while the CLI compiles)."""
     import adbc_driver_postgresql.dbapi  # noqa: F401
+
+
+def tables(ctx: StepContext) -> list[str]:
+    """The tables `tables`/`exclude_tables` name in the schema (a many-table step): base
+    tables by pattern (partitions of a partitioned table only through their parent), views,
+    materialized views and foreign tables only by name."""
+    import psycopg
+
+    from osiris.components.postgres._conn import connect_writer
+
+    cfg = ctx.config
+    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
+    schema = str(cfg.get("schema") or srv.schema)
+    conn = connect_writer(srv)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT c.relname, c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+                (schema,),
+            )
+            rows = list(cur.fetchall())
+    except psycopg.Error as exc:
+        raise translate(exc, srv) from None
+    finally:
+        conn.close()
+    return pick_tables(
+        [r[0] for r in rows if r[1]],
+        [r[0] for r in rows if not r[1]],
+        cfg["tables"],
+        cfg.get("exclude_tables") or (),
+        where=f"schema '{schema}' on {srv.product} at {srv.where}",
+    )
 
 
 def run(ctx: StepContext) -> pa.RecordBatchReader:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import key_metadata
+from osiris.components._tables import pick_tables
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import quote_ident, quote_literal, split_table
 from osiris.components.supabase import _query, _records, _rest
@@ -31,6 +32,26 @@ def warm() -> None:
 
     driver.warm()
     import httpx  # noqa: F401
+
+
+def tables(ctx: StepContext) -> list[str]:
+    """The tables `tables`/`exclude_tables` name (a many-table step): from the database, or
+    from what PostgREST's description lists (where a view cannot be told from a table)."""
+    database = database_fields(ctx.connection or {})
+    if database is not None:
+        from osiris.components.postgres.extractor import driver
+
+        return driver.tables(dataclasses.replace(ctx, connection=database))
+    cfg = ctx.config
+    schema = cfg.get("schema") or "public"
+    with _rest.step_client(ctx, schema) as client:
+        try:
+            names = client.table_names()
+        except _rest.RestError as exc:
+            raise _rest.translate(exc, f"{schema} (the table list)") from None
+    return pick_tables(
+        names, [], cfg["tables"], cfg.get("exclude_tables") or (), where=f"Supabase ({schema})"
+    )
 
 
 def run(ctx: StepContext) -> pa.RecordBatchReader:
