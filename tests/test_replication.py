@@ -160,3 +160,86 @@ def test_writers_of_several_tables_are_checked_when_compiling(
     proc = osiris_cli("validate", "p.yaml", cwd=tmp_path)
     assert proc.returncode == 2
     assert problem in proc.stderr
+
+
+INCREMENTAL = """
+oml_version: "0.1.0"
+name: incremental
+steps:
+  - id: events
+    component: mysql.extractor
+    mode: read
+    config: {table: events, cursor_column: updated_at, since: auto}
+  - id: load
+    component: postgres.writer
+    mode: write
+    needs: [events]
+    config: {table: events, write_mode: upsert, primary_key: [id]}
+"""
+
+
+def rows_read(tmp_path) -> tuple[int, dict]:
+    proc = osiris_cli("run", "p.yaml", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    info = json.loads(Path(tmp_path, summary["session_dir"], "session.json").read_text())
+    return summary["rows_read"], info["watermarks"]["events"]
+
+
+def test_since_auto_reads_only_what_changed(tmp_path, source, target):
+    db.mysql_execute(
+        source,
+        "CREATE TABLE events (id INT PRIMARY KEY, v VARCHAR(20), updated_at DATETIME NOT NULL)",
+        "INSERT INTO events SELECT seq, CONCAT('v', seq), '2026-01-01' + INTERVAL seq MINUTE "
+        "FROM seq_1_to_5000",
+    )
+    project(tmp_path, source, target, INCREMENTAL)
+
+    def same() -> None:
+        expected = db.mysql_query(source, "SELECT * FROM events ORDER BY id")
+        assert db.postgres_query(target, "SELECT * FROM events ORDER BY id") == expected
+
+    # no target yet: everything
+    read, mark = rows_read(tmp_path)
+    assert read == 5000 and mark["found"] is None and mark["since"] is None
+    assert mark["new"] == "2026-01-04 11:20:00"
+    same()
+    # 1,000 new rows and 500 changed: about 1,500 read (and the one sharing the old maximum)
+    db.mysql_execute(
+        source,
+        "INSERT INTO events SELECT seq, 'new', '2026-02-01' + INTERVAL seq SECOND "
+        "FROM seq_5001_to_6000",
+        "UPDATE events SET v = 'changed', updated_at = '2026-03-01' + INTERVAL id SECOND "
+        "WHERE id <= 500",
+    )
+    read, mark = rows_read(tmp_path)
+    assert read == 1501
+    assert mark["found"] == mark["since"] == "2026-01-04 11:20:00"
+    same()
+    # nothing changed: only the rows at the last value
+    read, mark = rows_read(tmp_path)
+    assert read == 1
+    same()
+
+
+def test_lookback_and_what_since_auto_needs(tmp_path, source, target):
+    db.mysql_execute(
+        source,
+        "CREATE TABLE events (id INT PRIMARY KEY, v VARCHAR(20), updated_at DATETIME NOT NULL)",
+        "INSERT INTO events SELECT seq, 'x', '2026-01-01' + INTERVAL seq MINUTE FROM seq_1_to_600",
+    )
+    project(
+        tmp_path, source, target, INCREMENTAL.replace("since: auto}", "since: auto, lookback: 1h}")
+    )
+    rows_read(tmp_path)
+    read, mark = rows_read(tmp_path)
+    assert read == 61  # the last hour, both ends included
+    assert mark["since"] == "2026-01-01 09:00:00"
+    no_writer = INCREMENTAL.split("  - id: load", maxsplit=1)[0]
+    project(tmp_path, source, target, no_writer)
+    proc = osiris_cli("validate", "p.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert (
+        "since: auto reads the largest cursor_column value of the table this step's writer "
+        "writes; the step needs exactly one database writer after it" in proc.stderr
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from osiris.components.api import StepError
@@ -21,6 +21,13 @@ class _HasField(Protocol):
 
 
 C = TypeVar("C", bound=_HasField)
+
+
+def cursor_operator(cfg: Mapping[str, Any]) -> str:
+    """How an incremental read compares cursor_column with `since`: past it (an explicit
+    `since`), or from it on (`since: auto`, set by the executor, which re-reads rows that share
+    the last value rather than lose them)."""
+    return ">=" if cfg.get("since_inclusive") else ">"
 
 
 def pick_columns(columns: Sequence[C], wanted: Sequence[str] | None, table: str) -> list[C]:

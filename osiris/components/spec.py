@@ -51,6 +51,8 @@ class ComponentSpec(BaseModel):
     # how a writer writes one of several tables: "table" (its target is named after the source
     # table, `table_prefix` first) or "path" (its path holds `{table}`)
     per_table: Literal["table", "path"] | None = Field(None, alias="x-per-table")
+    # a writer that can tell the largest value of a column in its target (`since: auto`)
+    watermark: bool = Field(False, alias="x-watermark")
     # config values (e.g. {write_mode: append}) under which the step's outputs continue the files
     # already at their paths: runners put those into the run's output area first
     appends_when: dict[str, Any] = Field(default_factory=dict, alias="x-appends-when")

@@ -142,6 +142,10 @@ class _Run:
         for s in self.steps:
             for need in s.get("needs", []):
                 self.consumers[need] += 1
+        # writer -> the extractor whose `since: auto` its target answers
+        self.watermark_of = {
+            s["watermark_from"]: s["id"] for s in self.steps if s.get("watermark_from")
+        }
 
     def context(self, step: Mapping[str, Any], inputs: Mapping[str, InputHandle]) -> StepContext:
         from osiris.pipeline.manifest import resolve_step_config, step_connection
@@ -170,8 +174,12 @@ class _Run:
         try:
             inputs = {n: _CountingHandle(self.handles[n], consumed) for n in step.get("needs", [])}
             ctx = self.context(step, inputs)
+            if step.get("watermark_from"):
+                self._since_auto(step, ctx)
             reader = load_driver(step["component"]).run(ctx)
             if reader is None:
+                if sid in self.watermark_of:
+                    self._new_watermark(self.watermark_of[sid], step)
                 state.complete(sid, consumed[0], metric="rows_written")
                 self._finish_producers(sid)
             else:
@@ -188,6 +196,32 @@ class _Run:
                 _fail_from_exception(state, sid, exc)
             if not isinstance(exc, Exception):
                 raise
+
+    def _since_auto(self, step: Mapping[str, Any], ctx: StepContext) -> None:
+        """`since: auto`: read from the largest cursor value the writer's target holds."""
+        from osiris.pipeline.incremental import back_from
+
+        writer = self.by_id[step["watermark_from"]]
+        column = ctx.config["cursor_column"]
+        found = load_driver(writer["component"]).watermark(self.context(writer, {}), column)
+        since = None if found is None else back_from(found, ctx.config.get("lookback"))
+        ctx.config.pop("since", None)
+        if since is not None:
+            ctx.config.update(since=since, since_inclusive=True)
+        self.state.emit(
+            "event",
+            event="step_watermark",
+            step=step["id"],
+            column=column,
+            target=self.context(writer, {}).config.get("table"),
+            found=found,
+            since=since,
+        )
+
+    def _new_watermark(self, source: str, writer: Mapping[str, Any]) -> None:
+        column = self.by_id[source]["config"]["cursor_column"]
+        value = load_driver(writer["component"]).watermark(self.context(writer, {}), column)
+        self.state.emit("event", event="step_watermark", step=source, column=column, new=value)
 
     def _hand_over(self, sid: str, reader: pa.RecordBatchReader) -> None:
         state = self.state

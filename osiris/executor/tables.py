@@ -63,6 +63,8 @@ def expand(
 def _extractor(step: Mapping[str, Any], table: str) -> dict[str, Any]:
     config = {k: v for k, v in step["config"].items() if k not in ("tables", "exclude_tables")}
     out = {k: v for k, v in step.items() if k != "many_tables"}
+    if "watermark_from" in out:
+        out["watermark_from"] = table_step_id(out["watermark_from"], table)
     return {**out, "id": table_step_id(step["id"], table), "config": {**config, "table": table}}
 
 

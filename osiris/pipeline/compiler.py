@@ -21,6 +21,7 @@ from osiris.connections import (
 )
 from osiris.document import Document, KeyPath, read_yaml
 from osiris.errors import PipelineError, Problem
+from osiris.pipeline.incremental import check_incremental
 from osiris.pipeline.manifest import MANIFEST_VERSION, Manifest, step_fingerprint
 from osiris.pipeline.model import Pipeline
 from osiris.pipeline.params import bind_params
@@ -157,6 +158,7 @@ def compile_pipeline(
         if result is not None:
             compiled[step.id] = result
     roles = check_tables(doc, compiled)
+    watermarks = check_incremental(doc, compiled)
     secrets = _check_connections(compiled.values(), conns.file)
     docs = [doc] + ([conns.file.document] if conns.file is not None else [])
     if any(d.findings for d in docs):
@@ -168,6 +170,7 @@ def compile_pipeline(
         secrets,
         run_settings=run_settings,
         roles=roles,
+        watermarks=watermarks,
     )
     manifest.warnings = sorted(
         _problems(docs, warnings=True), key=lambda p: (p.file, p.line, p.col, p.message)
@@ -238,6 +241,7 @@ def _manifest(
     *,
     run_settings: Mapping[str, Any] | None,
     roles: Mapping[str, str],
+    watermarks: Mapping[str, str],
 ) -> Manifest:
     order = {cs.step.id: i for i, cs in enumerate(steps)}
     required: set[str] = set()
@@ -273,6 +277,8 @@ def _manifest(
             entry["connection_fields"] = cs.connection_fields
         if cs.appends:
             entry["appends"] = cs.appends
+        if cs.step.id in watermarks:
+            entry["watermark_from"] = watermarks[cs.step.id]
         role = roles.get(cs.step.id)
         if role == "many":
             entry["many_tables"] = True

@@ -21,6 +21,7 @@ class ProgressRelay:
         self._on_progress = on_progress
         self.steps: dict[str, dict[str, Any]] = {}
         self.exec_error: dict[str, Any] | None = None
+        self.watermarks: dict[str, dict[str, Any]] = {}
         self._stdout = session.stream_writer("stdout")
         self._stderr = session.stream_writer("stderr")
         self._failures: list[dict[str, Any]] = []
@@ -64,6 +65,10 @@ class ProgressRelay:
                 info.update(status="skipped", reason=msg.get("reason"))
             elif name == "step_expand":  # runs on as one step per table: `<id>[<table>]`
                 info.update(status="expanded", tables=msg.get("tables", []))
+            elif name == "step_watermark":  # since: auto, what it read from, and what is new
+                mark = {k: v for k, v in msg.items() if k != "step"}
+                self.watermarks.setdefault(step, {}).update(mark)
+                self.session.update(watermarks=self.watermarks)
             elif name == "step_start":
                 info.update(status="running", component=msg.get("component"))
             elif name == "step_complete":

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import pick_columns
+from osiris.components._columns import cursor_operator, pick_columns
 from osiris.components._tables import pick_tables
 from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
@@ -155,7 +155,9 @@ def _read_table(
     conditions = _conditions(conn, cfg, where=cfg.get("where"))
     # Checked up front: an empty table runs no range query that would report a bad `where`.
     _check_query(conn, srv, select + (f" WHERE {' AND '.join(conditions)}" if conditions else ""))
-    bounds = ranges.key_bounds(conn, database, name, key, cfg.get("since"))
+    bounds = ranges.key_bounds(
+        conn, database, name, key, cfg.get("since"), operator=cursor_operator(cfg)
+    )
     if bounds is None:
         return _convert(srv, (), schema, converters)
     batches = ranges.read(
@@ -212,7 +214,8 @@ def _conditions(conn: Connection, cfg: dict[str, Any], *, where: str | None) -> 
     conditions = [f"({where})"] if where else []
     cursor = cfg.get("cursor_column")
     if cursor and cfg.get("since") is not None:
-        conditions.append(f"{quote_ident(cursor)} > {conn.escape(cfg['since'])}")
+        op = cursor_operator(cfg)
+        conditions.append(f"{quote_ident(cursor)} {op} {conn.escape(cfg['since'])}")
     return conditions
 
 

@@ -85,13 +85,13 @@ def _is_integer(column: Column) -> bool:
 
 
 def key_bounds(
-    conn: Connection, database: str, table: str, key: str, since: Any
+    conn: Connection, database: str, table: str, key: str, since: Any, *, operator: str = ">"
 ) -> tuple[int, int, float] | None:
     """(lowest key, highest key, estimated rows per key value); None when there are no rows."""
     qualified = f"{quote_ident(database)}.{quote_ident(table)}"
     sql = f"SELECT MIN({quote_ident(key)}), MAX({quote_ident(key)}) FROM {qualified}"
     if since is not None:
-        sql += f" WHERE {quote_ident(key)} > {conn.escape(since)}"
+        sql += f" WHERE {quote_ident(key)} {operator} {conn.escape(since)}"
     with conn.cursor() as cur:
         cur.execute(sql)
         lo, hi = cur.fetchone()

@@ -12,6 +12,7 @@ upsert   loads a temporary table, then INSERT ... SELECT ... ON DUPLICATE KEY UP
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from osiris.components.api import StepContext, StepError
 from osiris.components.mysql._conn import (
     Server,
     connect,
+    error_parts,
     quote_ident,
     server,
     split_table,
@@ -77,11 +79,45 @@ def warm() -> None:
     import pymysql  # noqa: F401
 
 
+def _server(ctx: StepContext) -> Server:
+    srv = server(ctx.connection)
+    schema = ctx.config.get("schema")
+    return dataclasses.replace(srv, database=str(schema)) if schema else srv
+
+
+def watermark(ctx: StepContext, column: str) -> Any:
+    """The largest `column` in the target table; None while the table is missing or empty."""
+    import pymysql
+
+    srv = _server(ctx)
+    database, name = split_table(ctx.config["table"], srv)
+    conn = connect(srv, ctx.connect_timeout)
+    try:
+        with conn.cursor() as cur:
+            table = f"{quote_ident(database)}.{quote_ident(name)}"
+            cur.execute(f"SELECT MAX({quote_ident(column)}) FROM {table}")
+            row = cur.fetchone()
+    except pymysql.MySQLError as exc:
+        number, _ = error_parts(exc)
+        if number == 1146:
+            return None
+        if number == 1054:
+            raise StepError(
+                "config.invalid",
+                f"cursor_column '{column}' is not a column of '{database}.{name}', the table "
+                "since: auto reads it from",
+            ) from None
+        raise translate(exc, srv) from exc
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 def run(ctx: StepContext) -> None:
     import pymysql
 
     cfg = ctx.config
-    srv = server(ctx.connection)
+    srv = _server(ctx)
     options = write_options(cfg)
     mode = options.mode
     reader = rebatched(ctx.single_input().open(), options.batch_size)

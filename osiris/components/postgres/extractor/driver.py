@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import pick_columns
+from osiris.components._columns import cursor_operator, pick_columns
 from osiris.components._tables import pick_tables
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import (
@@ -146,7 +146,8 @@ def _filters(cfg: dict[str, Any], where: str | None) -> str:
     conditions = [f"({where})"] if where else []
     cursor = cfg.get("cursor_column")
     if cursor and cfg.get("since") is not None:
-        conditions.append(f"{quote_ident(cursor)} > {quote_literal(cfg['since'])}")
+        op = cursor_operator(cfg)
+        conditions.append(f"{quote_ident(cursor)} {op} {quote_literal(cfg['since'])}")
     sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return sql + (f" ORDER BY {quote_ident(cursor)}" if cursor else "")
 

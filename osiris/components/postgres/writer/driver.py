@@ -53,6 +53,34 @@ def warm() -> None:
     import psycopg  # noqa: F401
 
 
+def watermark(ctx: StepContext, column: str) -> Any:
+    """The largest `column` in the target table; None while the table is missing or empty."""
+    import psycopg
+
+    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
+    target = _Target(ctx.config, srv)
+    conn = connect_writer(srv)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass($1)", (target.sql,))
+            row = cur.fetchone()
+            if not row or row[0] is None:
+                return None
+            cur.execute(f"SELECT MAX({quote_ident(column)}) FROM {target.sql}")
+            found = cur.fetchone()
+    except psycopg.Error as exc:
+        if getattr(exc, "sqlstate", None) == "42703":
+            raise StepError(
+                "config.invalid",
+                f"cursor_column '{column}' is not a column of '{target.label}', the table "
+                "since: auto reads it from",
+            ) from None
+        raise translate(exc, srv) from None
+    finally:
+        conn.close()
+    return found[0] if found else None
+
+
 def run(ctx: StepContext) -> None:
     import psycopg
 

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import key_metadata
+from osiris.components._columns import cursor_operator, key_metadata
 from osiris.components._tables import pick_tables
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import quote_ident, quote_literal, split_table
@@ -173,7 +173,8 @@ def _plan(cfg: dict[str, Any], info: _rest.Table) -> _Plan:
     cursor = cfg.get("cursor_column")
     if cursor:
         if cfg.get("since") is not None:
-            filters.append(_query.Filter(cursor, "gt", str(cfg["since"])))
+            op = "gte" if cursor_operator(cfg) == ">=" else "gt"
+            filters.append(_query.Filter(cursor, op, str(cfg["since"])))
         orders = [_query.Order(cursor), *orders]
     # offset paging needs a total order, or pages could overlap and skip rows
     tie_break = info.primary_key or list(info.columns)

@@ -13,6 +13,7 @@ The REST API cannot create tables: a missing table is `config.invalid` naming wh
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import TYPE_CHECKING, Any
 
 from osiris.components._columns import check_columns
@@ -44,6 +45,27 @@ def run(ctx: StepContext) -> None:
         driver.run(dataclasses.replace(ctx, connection=database))
         return
     _write_rest(ctx)
+
+
+def watermark(ctx: StepContext, column: str) -> Any:
+    """The largest `column` in the target table (over either channel); None while the table is
+    missing or empty."""
+    database = database_fields(ctx.connection or {})
+    if database is not None:
+        from osiris.components.postgres.writer import driver
+
+        return driver.watermark(dataclasses.replace(ctx, connection=database), column)
+    cfg = ctx.config
+    schema_name, table = split_table(cfg["table"], cfg.get("schema") or "public")
+    with _rest.step_client(ctx, schema_name) as client:
+        try:
+            if client.table(table) is None:
+                return None
+            params = [("select", column), ("order", f"{column}.desc.nullslast"), ("limit", "1")]
+            rows = json.loads(client.select(table, params))
+        except _rest.RestError as exc:
+            raise _rest.translate(exc, f"{schema_name}.{table}") from None
+    return rows[0].get(column) if rows else None
 
 
 def _write_rest(ctx: StepContext) -> None:
