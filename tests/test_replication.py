@@ -162,6 +162,19 @@ def test_writers_of_several_tables_are_checked_when_compiling(
     assert problem in proc.stderr
 
 
+def test_a_broken_many_table_source_is_the_only_problem_reported(tmp_path, source, target):
+    broken = PIPELINE.replace('exclude_tables: ["staff"]', "bogus: 1")
+    # a postgres extractor without `connection` reads through the family's only connection
+    broken += '  - {id: pg, component: postgres.extractor, mode: read, config: {table: t}}\n'
+    project(tmp_path, source, target, broken)
+    proc = osiris_cli("validate", "p.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    problems = [line for line in proc.stderr.splitlines() if "→" in line]
+    # not also "step 'copy' → config: missing required key 'table'": copy's input is unknown
+    assert len(problems) == 1, proc.stderr
+    assert "step 'source' → config.bogus: unknown key 'bogus'" in problems[0]
+
+
 INCREMENTAL = """
 oml_version: "0.1.0"
 name: incremental

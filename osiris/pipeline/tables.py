@@ -26,6 +26,8 @@ def check_tables(doc: Document, steps: dict[str, CompiledStep]) -> dict[str, str
     }
     roles = dict.fromkeys(many, "many")
     for sid, cs in steps.items():
+        if any(n not in steps for n in cs.step.needs):
+            continue  # a step it needs has problems of its own, reported already
         base: KeyPath = ("steps", cs.step.index)
         sources = [n for n in cs.step.needs if n in many]
         per_table = cs.component.spec.per_table
