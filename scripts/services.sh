@@ -16,9 +16,18 @@ if ! port_open 3306; then
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
   wait_port 3306
 fi
+# PostGIS, for the spatial type tests (Debian's package for the installed PostgreSQL)
+pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+if [ -n "$pg_version" ] && [ ! -f "/usr/share/postgresql/$pg_version/extension/postgis.control" ] \
+   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "services: installing PostGIS for PostgreSQL $pg_version"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    "postgresql-$pg_version-postgis-3" >/dev/null \
+    || echo "services: PostGIS could not be installed; its tests will be skipped" >&2
+fi
 if ! port_open 5432; then
   echo "services: starting PostgreSQL"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
   wait_port 5432
 fi
 echo "services: MariaDB on 127.0.0.1:3306 and PostgreSQL on 127.0.0.1:5432 are up"

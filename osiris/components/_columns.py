@@ -1,4 +1,11 @@
-"""Column conventions shared by components: selection, and the primary key in the metadata."""
+"""Column conventions shared by components: selection, and what Arrow metadata carries.
+
+Field metadata keeps what an Arrow type alone loses, so a writer can recreate the column:
+`osiris.type` (json, uuid, enum, set, geometry, a PostgreSQL type name, ...),
+`osiris.max_length` (VARCHAR/CHAR length), `osiris.labels` (an enum's or SET's labels, a JSON
+list) and `osiris.enum_type` (the PostgreSQL enum type they come from). The schema metadata
+keeps the source's primary key.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ if TYPE_CHECKING:
 
 # schema metadata key: the source table's primary key, a JSON list of column names
 PRIMARY_KEY = b"osiris.primary_key"
+# field metadata keys
+OSIRIS_TYPE = b"osiris.type"
+MAX_LENGTH = b"osiris.max_length"
+LABELS = b"osiris.labels"
+ENUM_TYPE = b"osiris.enum_type"
 
 
 class _HasField(Protocol):

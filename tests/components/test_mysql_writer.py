@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ from testing import db
 pytestmark = pytest.mark.db
 
 TRICKY = 'tab\there new\nline back\\slash quote\' "dq" ünï 😀 nul\x00end'
+LABELS = '["it\'s", "a,b", "ünï"]'  # an enum's labels, as an extractor tags them
 SCHEMA = pa.schema(
     [
         pa.field("id", pa.int64(), nullable=False),
@@ -30,6 +32,10 @@ SCHEMA = pa.schema(
         ("day", pa.date32()),
         ("clock", pa.time64("us")),
         ("raw", pa.binary()),
+        ("span", pa.duration("us")),
+        ("tags", pa.list_(pa.string())),
+        pa.field("mood", pa.string(), metadata={"osiris.type": "enum", "osiris.labels": LABELS}),
+        pa.field("flags", pa.string(), metadata={"osiris.type": "set", "osiris.labels": '["a"]'}),
     ],
     metadata={"osiris.primary_key": '["id"]'},
 )
@@ -49,10 +55,15 @@ ROWS = [
         "day": dt.date(1970, 1, 1),
         "clock": dt.time(0, 0, 0, 1),
         "raw": b"\x00\xff\\'\t\n\x80",
+        "span": -dt.timedelta(hours=838, minutes=59, seconds=59, microseconds=5),
+        "tags": ["x", TRICKY, None],
+        "mood": "it's",
+        "flags": "a",
     },
     {"id": 2} | {k: None for k in SCHEMA.names if k != "id"},
     {"id": 3, "name": "", "note": "NULL", "ok": False, "raw": b""}
-    | {k: None for k in ("doc", "price", "ratio", "small", "u", "at", "utc", "day", "clock")},
+    | {k: None for k in ("doc", "price", "ratio", "small", "u", "at", "utc", "day", "clock")}
+    | {"span": dt.timedelta(hours=25), "tags": [], "mood": "a,b", "flags": ""},
 ]
 MYSQL_TYPES = [
     ("id", "bigint(20)", "NO"),
@@ -69,6 +80,10 @@ MYSQL_TYPES = [
     ("day", "date", "YES"),
     ("clock", "time(6)", "YES"),
     ("raw", "longblob", "YES"),
+    ("span", "time(6)", "YES"),
+    ("tags", "longtext", "YES"),  # MariaDB's JSON is LONGTEXT with a JSON_VALID check
+    ("mood", "enum('it''s','a,b','ünï')", "YES"),
+    ("flags", "set('a')", "YES"),
 ]
 
 
@@ -98,6 +113,8 @@ def expected_rows(rows):
             return int(v)
         if name == "utc":
             return v.replace(tzinfo=None)
+        if name == "tags":
+            return json.dumps(v, ensure_ascii=False)
         if name == "clock":
             return dt.timedelta(hours=v.hour, minutes=v.minute, seconds=v.second) + dt.timedelta(
                 microseconds=v.microsecond
@@ -261,10 +278,10 @@ def test_missing_table_and_unknown_columns(tmp_path, mysql):
 
 def test_values_mysql_cannot_hold_are_type_unsupported(tmp_path, mysql):
     with pytest.raises(StepError) as err:
-        write(tmp_path, mysql, pa.table({"id": [1], "x": pa.array([[1]], pa.list_(pa.int64()))}))
+        write(tmp_path, mysql, pa.table({"id": [1], "x": pa.array([{"a": 1}])}))
     assert (err.value.code, err.value.message) == (
         "type.unsupported",
-        "column 'x' has Arrow type list<item: int64>, which has no MySQL column type; convert "
+        "column 'x' has Arrow type struct<a: int64>, which has no MySQL column type; convert "
         "it in a transform step first",
     )
     with pytest.raises(StepError) as err:

@@ -60,7 +60,7 @@ FULL_ROW = {
     "raw": b"\x00\xff\\",
     "ints": [1, 2, 3],
     "words": ["a", "b c"],
-    "addr": "10.0.0.1/32",
+    "addr": "10.0.0.1",  # as PostgreSQL prints it (its ::text would add /32)
     "feel": "sad",
 }
 NULL_ROW = {k: None for k in FULL_ROW} | {"id": 2, "i4": 0}
@@ -109,7 +109,15 @@ def test_table_gives_the_declared_types_with_metadata(tmp_path, every_type):
             ("ints", pa.list_(pa.int32())),
             ("words", pa.list_(pa.string())),
             pa.field("addr", pa.string(), metadata={"osiris.type": "inet"}),
-            pa.field("feel", pa.string(), metadata={"osiris.type": "mood"}),
+            pa.field(
+                "feel",
+                pa.string(),
+                metadata={
+                    "osiris.type": "enum",
+                    "osiris.labels": '["happy", "sad"]',
+                    "osiris.enum_type": "mood",
+                },
+            ),
         ],
         metadata={"osiris.primary_key": '["id"]'},
     )
@@ -138,7 +146,7 @@ def test_query_types_come_from_the_result_description(tmp_path, every_type):
         "price": Decimal("1234567890.12"),
         "uid": str(UID),
         "doc": FULL_ROW["doc"],
-        "addr": "10.0.0.1/32",
+        "addr": "10.0.0.1",  # as PostgreSQL prints it (its ::text would add /32)
         "twice": "2469135780.24",
     }
 

@@ -61,7 +61,7 @@ PG_TYPES = {
     "created": ("timestamp without time zone", False),
     "updated": ("timestamp without time zone", False),
     "day": ("date", False),
-    "at": ("time without time zone", False),
+    "at": ("interval", False),  # MySQL's TIME is a span up to 838 hours
     "yr": ("smallint", False),
     "mood": ("text", False),
 }
@@ -103,7 +103,9 @@ def row(i):
         if big
         else dt.datetime(2024, 1, 1, 0, 0, 0, 123000),
         "day": dt.date(1000, 1, 1) if big else dt.date(2024, 1, 1) + dt.timedelta(days=i),
-        "at": dt.time(23, 59, 59, 999999) if big else dt.time(0, i % 60, 0, 5),
+        "at": dt.timedelta(hours=838, minutes=59, seconds=59)
+        if big
+        else dt.timedelta(minutes=i % 60, microseconds=5) * (-1 if i % 3 else 1),
         "yr": 2155 if big else 1901 + i,
         "mood": "sad" if big else "happy",
     }

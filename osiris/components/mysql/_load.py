@@ -14,6 +14,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from osiris.components._values import duration_text, json_text
 from osiris.components.api import StepError
 from osiris.components.mysql._conn import Server, error_parts, quote_ident, translate
 
@@ -213,6 +214,10 @@ def _text(arr: pa.Array, field: pa.Field, fmt: str) -> pa.Array:
         text = arr.cast(pa.date32()).cast(pa.string())
     elif pa.types.is_time(t):
         text = pc.cast(arr, pa.time64("us"), safe=False).cast(pa.string())
+    elif pa.types.is_duration(t):
+        text = duration_text(arr)
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        text = _escape(json_text(arr), fmt)
     elif pa.types.is_null(t):
         return pa.array([null] * len(arr), pa.string())
     else:

@@ -11,12 +11,13 @@ columns as a JSON list. Writers use them to create faithful tables.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import keyed_schema
+from osiris.components._columns import LABELS, MAX_LENGTH, OSIRIS_TYPE, keyed_schema
 from osiris.components.api import StepError
 from osiris.components.mysql._conn import quote_ident
 
@@ -24,8 +25,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pymysql.connections import Connection
 
-OSIRIS_TYPE = b"osiris.type"
-MAX_LENGTH = b"osiris.max_length"
+_SPATIAL = {
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+    "multipolygon", "geometrycollection",
+}  # fmt: skip
+_LABEL = re.compile(r"'((?:[^']|'')*)'")
 
 _INTS = {"tinyint": 8, "smallint": 16, "mediumint": 32, "int": 32, "integer": 32, "bigint": 64}
 _TEXTS = {"tinytext", "text", "mediumtext", "longtext"}
@@ -34,7 +38,7 @@ _AS_TEXT = {"uuid": "uuid", "inet4": "inet", "inet6": "inet"}
 # rust_decimal (inside connectorx) holds 28 significant digits; wider columns travel as text.
 _CX_DECIMAL_DIGITS = 28
 _CX_DECIMAL_SCALE = 10
-_TIME_TEXT = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?$"
+_TIME_TEXT = r"^(?P<sign>-?)(?P<h>\d+):(?P<m>[0-5]\d):(?P<s>[0-5]\d)(?:\.)?(?P<f>\d{0,6})$"
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
 
     name, data_type, column_type, nullable, precision, scale, max_length = row
     data_type = data_type.lower()
-    column_type = column_type.lower()
+    declared, column_type = column_type, column_type.lower()
     unsigned = "unsigned" in column_type
     quoted = quote_ident(name)
     meta: dict[bytes, bytes] = {}
@@ -121,7 +125,12 @@ def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
     elif data_type in ("char", "varchar"):
         arrow_type = pa.string()
         meta[MAX_LENGTH] = str(max_length).encode()
-    elif data_type in _TEXTS or data_type in ("json", "enum", "set"):
+    elif data_type in ("enum", "set"):
+        arrow_type = pa.string()
+        meta[OSIRIS_TYPE] = data_type.encode()
+        labels = [m.replace("''", "'") for m in _LABEL.findall(declared)]
+        meta[LABELS] = json.dumps(labels, ensure_ascii=False).encode()
+    elif data_type in _TEXTS or data_type == "json":
         arrow_type = pa.string()
         if data_type == "json" or name in json_columns:
             meta[OSIRIS_TYPE] = b"json"
@@ -131,12 +140,18 @@ def _column(row: tuple[Any, ...], json_columns: set[str], table: str) -> Column:
         select = f"CAST({quoted} AS CHAR)"
     elif data_type in _BLOBS:
         arrow_type = pa.binary()
+    elif data_type in _SPATIAL:
+        # as WKB, which every spatial system reads (PostGIS, MySQL's ST_GeomFromWKB)
+        arrow_type = pa.binary()
+        meta[OSIRIS_TYPE] = b"geometry"
+        select = f"ST_AsBinary({quoted})"
     elif data_type == "date":
         arrow_type = pa.date32()
     elif data_type in ("datetime", "timestamp"):
         arrow_type = pa.timestamp("us")
     elif data_type == "time":
-        arrow_type = pa.time64("us")
+        # a signed span of up to 838 hours, not a time of day: a duration (interval elsewhere)
+        arrow_type = pa.duration("us")
         select = f"CAST({quoted} AS CHAR)"
         convert = _time_converter(name)
     elif data_type == "year":
@@ -161,28 +176,28 @@ def caster(arrow_type: pa.DataType) -> Callable[[pa.Array], pa.Array]:
 
 
 def _time_converter(name: str) -> Callable[[pa.Array], pa.Array]:
-    """TIME arrives as text ('-12:34:56', '838:59:59.5'); Arrow time64 holds one day only."""
+    """TIME arrives as text ('-12:34:56', '838:59:59.5'): a duration in microseconds."""
 
     def convert(arr: pa.Array) -> pa.Array:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        ok = pc.or_kleene(pc.match_substring_regex(arr, _TIME_TEXT), pc.is_null(arr))
-        if not pc.all(ok).as_py():
-            bad = arr.filter(pc.invert(ok))[0].as_py()
-            raise StepError(
-                "type.unsupported",
-                f"column '{name}' holds TIME value '{bad}', outside 00:00:00-23:59:59 that an "
-                f"Arrow time can hold; read it with a `query` as CAST({name} AS CHAR)",
-            )
+        parts = pc.extract_regex(arr, _TIME_TEXT)
+        if parts.null_count != arr.null_count:
+            bad = arr.filter(pc.and_(pc.is_null(parts), pc.is_valid(arr)))[0].as_py()
+            raise StepError("type.unsupported", f"column '{name}' holds TIME value '{bad}'")
 
-        def part(start: int, stop: int) -> pa.Array:
-            return pc.utf8_slice_codeunits(arr, start, stop).cast(pa.int64())
+        def field(key: str) -> pa.Array:
+            return pc.struct_field(parts, key)
 
-        minutes = pc.add(pc.multiply(part(0, 2), 60), part(3, 5))
-        seconds = pc.add(pc.multiply(minutes, 60), part(6, 8))
-        micros = pc.utf8_rpad(pc.utf8_slice_codeunits(arr, 9, 15), 6, "0").cast(pa.int64())
-        return pc.add(pc.multiply(seconds, 1_000_000), micros).cast(pa.time64("us"))
+        hours = field("h").cast(pa.int64())
+        minutes = pc.add(pc.multiply(hours, 60), field("m").cast(pa.int64()))
+        seconds = pc.add(pc.multiply(minutes, 60), field("s").cast(pa.int64()))
+        fraction = pc.utf8_rpad(field("f"), 6, "0")
+        micros = pc.if_else(pc.equal(fraction, "000000"), 0, fraction.cast(pa.int64()))
+        total = pc.add(pc.multiply(seconds, 1_000_000), micros)
+        signed = pc.if_else(pc.equal(field("sign"), "-"), pc.negate(total), total)
+        return signed.cast(pa.duration("us"))
 
     return convert
 
@@ -236,8 +251,10 @@ def column_ddl(field: pa.Field, *, key: bool = False) -> str:
         sql = "DATE"
     elif pa.types.is_timestamp(t):
         sql = "DATETIME" + {"s": "", "ms": "(3)"}.get(t.unit, "(6)")
-    elif pa.types.is_time(t):
+    elif pa.types.is_time(t) or pa.types.is_duration(t):
         sql = "TIME" + {"s": "", "ms": "(3)"}.get(t.unit, "(6)")
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        sql = "JSON"  # an array (PostgreSQL's, say) as a JSON array
     if sql is None:
         raise StepError(
             "type.unsupported",
@@ -251,12 +268,24 @@ def _string_ddl(meta: dict[bytes, bytes], *, key: bool) -> str:
     kind = meta.get(OSIRIS_TYPE)
     if kind == b"json" and not key:
         return "JSON"
+    labels = _labels(meta)
+    if kind in (b"enum", b"set") and labels:
+        listed = ", ".join("'" + label.replace("'", "''") + "'" for label in labels)
+        return f"{'ENUM' if kind == b'enum' else 'SET'}({listed})"
     if kind == b"uuid":
         return "CHAR(36)"
     length = meta.get(MAX_LENGTH)
     if length is not None and length.isdigit() and int(length) <= 16383:
         return f"VARCHAR({int(length)})"
     return "VARCHAR(255)" if key else "LONGTEXT"
+
+
+def _labels(meta: dict[bytes, bytes]) -> list[str]:
+    try:
+        labels = json.loads(meta.get(LABELS, b"[]"))
+    except ValueError:
+        return []
+    return [str(x) for x in labels] if isinstance(labels, list) else []
 
 
 def create_table_sql(qualified: str, schema: pa.Schema, pk: list[str]) -> str:

@@ -2,16 +2,62 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from osiris.components._columns import ENUM_TYPE, LABELS, MAX_LENGTH, OSIRIS_TYPE
 from osiris.components.api import StepError
 from osiris.components.postgres._conn import quote_ident
-from osiris.components.postgres._types import MAX_LENGTH, OSIRIS_TYPE
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from psycopg import Cursor
 
 _TAGS = {b"json": "jsonb", b"jsonb": "jsonb", b"uuid": "uuid", b"numeric": "numeric"}
+# built-in types a PostgreSQL source tags text columns with (`osiris.type`), recreated as such
+_BUILTIN = {
+    "inet", "cidr", "macaddr", "macaddr8", "tsvector", "tsquery", "money", "xml", "pg_lsn",
+    "time with time zone", "bit", "bit varying", "int4range", "int8range", "numrange",
+    "tsrange", "tstzrange", "daterange", "point", "line", "lseg", "box", "path", "polygon",
+    "circle",
+}  # fmt: skip
+
+
+def database_types(
+    cur: Cursor, schema_name: str, schema: pa.Schema, json_arrays: Mapping[str, str]
+) -> dict[str, str]:
+    """Column types that come from the database rather than from Arrow, by column name.
+
+    An enum read from PostgreSQL is recreated (in `schema_name`, when no type of its name is
+    there yet); WKB geometry becomes PostGIS `geometry` where PostGIS is installed (else it
+    stays bytea); `json_arrays` columns (JSON text) become arrays of the element type given.
+    """
+    types = {name: f"{element}[]" for name, element in json_arrays.items()}
+    postgis: bool | None = None
+    for field in schema:
+        meta = field.metadata or {}
+        if meta.get(OSIRIS_TYPE) == b"enum" and ENUM_TYPE in meta:
+            types[field.name] = _enum_type(cur, schema_name, meta)
+        elif meta.get(OSIRIS_TYPE) == b"geometry":
+            if postgis is None:
+                cur.execute("SELECT to_regtype('geometry') IS NOT NULL")
+                row = cur.fetchone()
+                postgis = bool(row and row[0])
+            if postgis:
+                types[field.name] = "geometry"
+    return types
+
+
+def _enum_type(cur: Cursor, schema_name: str, meta: Mapping[bytes, bytes]) -> str:
+    qualified = f"{quote_ident(schema_name)}.{quote_ident(meta[ENUM_TYPE].decode())}"
+    cur.execute("SELECT to_regtype($1) IS NOT NULL", (qualified,))
+    row = cur.fetchone()
+    if not (row and row[0]):
+        labels = json.loads(meta.get(LABELS, b"[]"))
+        listed = ", ".join("'" + str(label).replace("'", "''") + "'" for label in labels)
+        cur.execute(f"CREATE TYPE {qualified} AS ENUM ({listed})")
+    return qualified
 
 
 def column_type(field: pa.Field) -> str:
@@ -46,8 +92,11 @@ def _type(t: pa.DataType, meta: dict[bytes, bytes]) -> str | None:
     if pa.types.is_decimal(t):
         return f"numeric({t.precision},{t.scale})"
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
-        if meta.get(OSIRIS_TYPE) in _TAGS:
-            return _TAGS[meta[OSIRIS_TYPE]]
+        tag = meta.get(OSIRIS_TYPE, b"")
+        if tag in _TAGS:
+            return _TAGS[tag]
+        if tag.decode(errors="replace").split("(")[0] in _BUILTIN:
+            return tag.decode()
         length = meta.get(MAX_LENGTH, b"")
         return f"varchar({int(length)})" if length.isdigit() and int(length) > 0 else "text"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
@@ -67,10 +116,14 @@ def _type(t: pa.DataType, meta: dict[bytes, bytes]) -> str | None:
     return None
 
 
-def create_table_sql(qualified: str, schema: pa.Schema, pk: list[str]) -> str:
-    """CREATE TABLE; key columns are NOT NULL, the key itself comes from `primary_key_sql`."""
+def create_table_sql(
+    qualified: str, schema: pa.Schema, pk: list[str], types: Mapping[str, str] | None = None
+) -> str:
+    """CREATE TABLE; key columns are NOT NULL, the key itself comes from `primary_key_sql`.
+    `types` (from `database_types`) overrides the type of the columns it names."""
+    types = types or {}
     cols = [
-        f"{quote_ident(f.name)} {column_type(f)}"
+        f"{quote_ident(f.name)} {types.get(f.name) or column_type(f)}"
         + ("" if f.nullable and f.name not in pk else " NOT NULL")
         for f in schema
     ]

@@ -5,7 +5,8 @@ column is first cast to the Arrow type that pgpq encodes as that type (int64 int
 column becomes int32); pgpq (Rust) turns each batch into COPY rows, and psycopg sends them.
 Columns whose type has no such Arrow counterpart (uuid, inet, enums, numeric from floats or
 wider than 38 digits, intervals with months, arrays of varchar) go as text (or text[]) into a
-temporary table and are cast by PostgreSQL on the way into the target.
+temporary table and are cast by PostgreSQL on the way into the target; JSON arrays into an
+array column and WKB into a PostGIS geometry column are converted the same way.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ class _Plan:
     name: str
     wire: pa.DataType
     convert: Callable[[pa.Array], pa.Array]
-    # the column type in a temporary table the values go through (then a CAST into the
-    # target); None: straight into the target
+    # the column type in a temporary table the values go through (then `into`, an expression
+    # of the staged column, moves them into the target); None: straight into the target
     stage: str | None = None
     jsonb: bool = False
+    into: str = "CAST({column} AS {declared})"
 
 
 def target_columns(cur: Cursor, schema: str, table: str) -> dict[str, TargetColumn]:
@@ -71,7 +73,7 @@ def load(
     cur.execute(f"CREATE TEMPORARY TABLE {tmp} ({cols}) ON COMMIT DROP")
     _copy(cur, f"pg_temp.{tmp}", names, reader, plans)
     exprs = ", ".join(
-        f"CAST({quote_ident(p.name)} AS {targets[p.name].declared})"
+        p.into.format(column=quote_ident(p.name), declared=targets[p.name].declared)
         if p.stage
         else quote_ident(p.name)
         for p in plans
@@ -138,6 +140,14 @@ def _plan(field: pa.Field, target: TargetColumn) -> _Plan:
         return _Plan(field.name, pa.string(), _interval_text, stage="text")
     elif typ == "jsonb" and _is_text(source):
         return _Plan(field.name, pa.string(), _caster(field.name, pa.string()), jsonb=True)
+    elif typ == "geometry" and _is_binary(source):  # WKB into PostGIS
+        to_bytes = _caster(field.name, pa.binary())
+        return _Plan(field.name, pa.binary(), to_bytes, stage="bytea", into=_FROM_WKB)
+    elif target.element and _is_text(source):  # JSON arrays (MySQL's, say) into an array
+        to_text = _caster(field.name, pa.string())
+        return _Plan(
+            field.name, pa.string(), to_text, stage="jsonb", jsonb=True, into=_FROM_JSON_ARRAY
+        )
     elif target.element in _WIRE and (pa.types.is_list(source) or pa.types.is_large_list(source)):
         wire = pa.list_(getattr(pa, _WIRE[target.element])())
         # binary arrays name their element type, and pgpq sends strings as text: arrays of
@@ -161,6 +171,19 @@ def _interval_text(arr: pa.Array) -> pa.Array:
         return f"{months} mons {days} days {micros} microseconds"
 
     return pa.array([text(v) for v in _plain(arr).to_pylist()], pa.string())
+
+
+_FROM_WKB = "ST_GeomFromWKB({column})"
+_FROM_JSON_ARRAY = (
+    "CASE WHEN {column} IS NULL THEN NULL "
+    "ELSE ARRAY(SELECT jsonb_array_elements_text({column}))::{declared} END"
+)
+
+
+def _is_binary(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t)
 
 
 def _is_text(t: pa.DataType) -> bool:

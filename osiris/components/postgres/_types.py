@@ -17,15 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import keyed_schema
+from osiris.components._columns import ENUM_TYPE, LABELS, MAX_LENGTH, OSIRIS_TYPE, keyed_schema
 from osiris.components.postgres._conn import quote_ident
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from adbc_driver_manager.dbapi import Cursor
 
-OSIRIS_TYPE = b"osiris.type"
-MAX_LENGTH = b"osiris.max_length"
 
 # PostgreSQL type name -> the pyarrow type factory it reads as (and the writer sends it as)
 SCALARS = {
@@ -44,16 +42,23 @@ SCALARS = {
 }
 _TAGGED_TEXT = {"json": "json", "jsonb": "json", "numeric": "numeric"}
 
+# A domain reads as its base type (`year` over integer is an integer); an enum keeps its labels.
 CATALOG_SQL = """
-SELECT a.attname, t.typname, a.atttypmod, a.attnotnull, format_type(a.atttypid, a.atttypmod),
+SELECT a.attname, t.typname,
+       CASE WHEN d.typtype = 'd' THEN d.typtypmod ELSE a.atttypmod END,
+       a.attnotnull, format_type(t.oid, CASE WHEN d.typtype = 'd' THEN d.typtypmod
+                                             ELSE a.atttypmod END),
        COALESCE(e.typname, ''),
        -- int2vector subscripts start at 0; 0 here means "not in the primary key"
        COALESCE(array_position(i.indkey::int2[], a.attnum)
-                - array_lower(i.indkey::int2[], 1) + 1, 0)
+                - array_lower(i.indkey::int2[], 1) + 1, 0),
+       CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(enumlabel ORDER BY enumsortorder)::text
+                                       FROM pg_enum WHERE enumtypid = t.oid) END
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type d ON d.oid = a.atttypid
+JOIN pg_type t ON t.oid = CASE WHEN d.typtype = 'd' THEN d.typbasetype ELSE d.oid END
 LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
 LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
 WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
@@ -73,14 +78,22 @@ def describe_table(cur: Cursor, schema: str, table: str) -> tuple[list[Column], 
     cur.execute(CATALOG_SQL, parameters=(schema, table))
     rows = cur.fetchall()
     columns = [
-        column(r[0], r[1], r[2], nullable=not r[3], declared=r[4], element=r[5]) for r in rows
+        column(r[0], r[1], r[2], nullable=not r[3], declared=r[4], element=r[5], labels=r[7])
+        for r in rows
     ]
     keyed = sorted((r[6], r[0]) for r in rows if r[6])
     return columns, [name for _, name in keyed]
 
 
 def column(
-    name: str, typname: str, typmod: int, *, nullable: bool, declared: str, element: str
+    name: str,
+    typname: str,
+    typmod: int,
+    *,
+    nullable: bool,
+    declared: str,
+    element: str,
+    labels: str | None = None,
 ) -> Column:
     """How to read one column: its Arrow field, SELECT expression and conversion."""
     import pyarrow as pa
@@ -107,10 +120,20 @@ def column(
         arrow_type = pa.month_day_nano_interval()
     elif element in SCALARS and element != "bytea":
         arrow_type = pa.list_(getattr(pa, SCALARS[element])())
+    elif labels is not None:
+        # the labels and the type's name, so a PostgreSQL writer can create the same type
+        arrow_type = pa.string()
+        meta.update({OSIRIS_TYPE: b"enum", LABELS: labels.encode(), ENUM_TYPE: typname.encode()})
+        select = f"{quoted}::text"
+    elif typname == "geometry":  # PostGIS: as WKB
+        arrow_type = pa.binary()
+        meta[OSIRIS_TYPE] = b"geometry"
+        select = f"ST_AsBinary({quoted})"
     else:
         arrow_type = pa.string()
         meta[OSIRIS_TYPE] = (typname if typname == "uuid" else declared).encode()
-        select = f"{quoted}::text"
+        # inet's cast to text adds /32 to a host address; abbrev() is its usual output
+        select = f"abbrev({quoted})" if typname == "inet" else f"{quoted}::text"
     field = pa.field(name, arrow_type, nullable=nullable, metadata=meta or None)
     return Column(field, select, _converter(arrow_type))
 

@@ -20,13 +20,12 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._columns import MAX_LENGTH, OSIRIS_TYPE
 from osiris.components.api import StepError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-OSIRIS_TYPE = b"osiris.type"
-MAX_LENGTH = b"osiris.max_length"
 
 # PostgREST's `format` (a PostgreSQL type name) -> pyarrow type factory
 _SCALARS = {

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from osiris.components._values import duration_text
 from osiris.components.api import StepContext, StepError
 from osiris.components.filesystem._csv import (
     CsvFormat,
@@ -37,7 +39,7 @@ def run(ctx: StepContext) -> None:
             "write.failed",
             f"the folder of '{fmt.path}' does not exist; create it or set `create_dirs: true`",
         )
-    reader = ctx.single_input().open()
+    reader = _spans_as_text(ctx.single_input().open())
     if header:
         header_line(reader.schema.names, fmt)  # refuses names that `quoting: none` cannot write
     append = cfg.get("write_mode") == "append" and target.is_file() and target.stat().st_size > 0
@@ -57,6 +59,27 @@ def run(ctx: StepContext) -> None:
             with open(tmp, "ab") as out:
                 _write_text(_Sink(out, encoding, fmt), reader, fmt, header=header and not append)
     ctx.declare_output(target)
+
+
+def _spans_as_text(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """Durations (a MySQL TIME, say) as `H:MM:SS[.ffffff]`, not a count of microseconds."""
+    import pyarrow as pa
+
+    spans = [i for i, f in enumerate(reader.schema) if pa.types.is_duration(f.type)]
+    if not spans:
+        return reader
+    schema = reader.schema
+    for i in spans:
+        schema = schema.set(i, schema.field(i).with_type(pa.string()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            columns = list(batch.columns)
+            for i in spans:
+                columns[i] = duration_text(columns[i])
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _format(cfg: dict[str, Any]) -> CsvFormat:

@@ -26,7 +26,7 @@ from osiris.components.postgres._conn import (
     split_table,
     translate,
 )
-from osiris.components.postgres._ddl import create_table_sql, primary_key_sql
+from osiris.components.postgres._ddl import create_table_sql, database_types, primary_key_sql
 from osiris.components.postgres._load import TargetColumn, load, target_columns
 
 if TYPE_CHECKING:
@@ -38,9 +38,24 @@ class _Target:
     def __init__(self, cfg: dict[str, Any], srv: Server) -> None:
         self.schema, self.name = split_table(cfg["table"], cfg.get("schema") or srv.schema)
         self.sql = self.qualify(self.name)
+        arrays = cfg.get("json_arrays") or {}
+        self.json_arrays: dict[str, str] = (
+            dict.fromkeys(arrays, "text") if isinstance(arrays, list) else dict(arrays)
+        )
 
     def qualify(self, name: str) -> str:
         return f"{quote_ident(self.schema)}.{quote_ident(name)}"
+
+    def create_table(self, cur: Cursor, qualified: str, schema: pa.Schema, pk: list[str]) -> None:
+        missing = [c for c in self.json_arrays if c not in schema.names]
+        if missing:
+            raise StepError(
+                "config.invalid",
+                f"`json_arrays` names {', '.join(map(repr, missing))}, which the input does not "
+                f"have; its columns are {', '.join(schema.names)}",
+            )
+        types = database_types(cur, self.schema, schema, self.json_arrays)
+        cur.execute(create_table_sql(qualified, schema, pk, types))
 
     @property
     def label(self) -> str:
@@ -147,7 +162,7 @@ def _create_and_load(
     """Create table `name` in the target's schema from the input's schema, load the input into
     it, then add the primary key (one index build after the load, not per row)."""
     qualified = target.qualify(name)
-    cur.execute(create_table_sql(qualified, reader.schema, pk))
+    target.create_table(cur, qualified, reader.schema, pk)
     load(cur, qualified, reader, target_columns(cur, target.schema, name))
     if pk:
         _add_primary_key(cur, qualified, pk)
@@ -183,7 +198,7 @@ def _upsert(
     keep_existing: bool = False,
 ) -> None:
     if not existing:
-        cur.execute(create_table_sql(target.sql, reader.schema, pk))
+        target.create_table(cur, target.sql, reader.schema, pk)
         cur.execute(primary_key_sql(target.sql, pk))
         existing = target_columns(cur, target.schema, target.name)
     _require_unique_key(cur, target, pk)
