@@ -165,7 +165,7 @@ def test_writers_of_several_tables_are_checked_when_compiling(
 def test_a_broken_many_table_source_is_the_only_problem_reported(tmp_path, source, target):
     broken = PIPELINE.replace('exclude_tables: ["staff"]', "bogus: 1")
     # a postgres extractor without `connection` reads through the family's only connection
-    broken += '  - {id: pg, component: postgres.extractor, mode: read, config: {table: t}}\n'
+    broken += "  - {id: pg, component: postgres.extractor, mode: read, config: {table: t}}\n"
     project(tmp_path, source, target, broken)
     proc = osiris_cli("validate", "p.yaml", cwd=tmp_path)
     assert proc.returncode == 2

@@ -58,7 +58,18 @@ def test_mysql_sakila_to_postgres_in_one_step_value_for_value(tmp_path):
         proc = osiris_cli("run", "p.yaml", "--json", cwd=tmp_path, timeout=600)
         assert proc.returncode == 0, proc.stderr
         steps = json.loads(proc.stdout)["steps"]
-        assert steps["sakila"]["tables"] == sakila.MYSQL_TABLES
+        # every table, biggest first (so the small ones fill in at the end)
+        listed = steps["sakila"]["tables"]
+        assert sorted(listed) == sakila.MYSQL_TABLES
+        sizes = dict(
+            db.mysql_query(
+                source,
+                "SELECT TABLE_NAME, DATA_LENGTH FROM information_schema.TABLES "
+                f"WHERE TABLE_SCHEMA = '{source['database']}'",
+            )
+        )
+        assert [sizes[t] for t in listed] == sorted((sizes[t] for t in listed), reverse=True)
+        assert listed[0] in ("payment", "rental")
         for table in sakila.MYSQL_TABLES:
             key = key_of(source, table)
             expected = db.mysql_query(source, f"SELECT * FROM {table} ORDER BY {key}")
@@ -115,7 +126,16 @@ def test_jooq_postgres_sakila_to_mysql_every_table_without_workarounds(tmp_path)
         proc = osiris_cli("run", "p.yaml", "--json", cwd=tmp_path, timeout=600)
         assert proc.returncode == 0, proc.stderr
         tables = postgres_tables(source)
-        assert json.loads(proc.stdout)["steps"]["sakila"]["tables"] == tables
+        listed = json.loads(proc.stdout)["steps"]["sakila"]["tables"]
+        assert sorted(listed) == tables
+        sizes = dict(
+            db.postgres_query(
+                source,
+                "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                "WHERE relnamespace = 'public'::regnamespace",
+            )
+        )
+        assert [sizes[t] for t in listed] == sorted((sizes[t] for t in listed), reverse=True)
         assert {"film", "payment", "payment_p2007_01", "rental"} <= set(tables)
         for table in tables:
             columns = [

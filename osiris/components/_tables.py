@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from osiris.components.api import StepError
 
@@ -19,10 +19,16 @@ def pick_tables(
     exclude: Sequence[str] = (),
     *,
     where: str,
+    sizes: Mapping[str, float] | None = None,
 ) -> list[str]:
-    """The tables `wanted` names, in name order: a pattern matches base tables, an exact name
-    a base table or a view. An exact name that is neither, or a result with no table, is an
-    error saying what exists (`where` names the database)."""
+    """The tables `wanted` names: a pattern matches base tables, an exact name a base table or
+    a view. An exact name that is neither, or a result with no table, is an error saying what
+    exists (`where` names the database).
+
+    In name order; given their `sizes` (bytes, as the database estimates them), biggest first,
+    then by name: side by side, the big copies start at once and the small ones fill the gaps,
+    rather than one big table running alone at the end.
+    """
     found: set[str] = set()
     for item in wanted:
         if _GLOB & set(item):
@@ -42,6 +48,8 @@ def pick_tables(
             + (f" without {list(exclude)}" if exclude else "")
             + f"; its tables are {_listed(base)}",
         )
+    if sizes:
+        kept.sort(key=lambda t: -(sizes.get(t) or 0))  # stable: equal sizes stay in name order
     return kept
 
 

@@ -224,7 +224,7 @@ def test_upsert_needs_a_unique_key_on_primary_key(tmp_path, mysql):
         write(tmp_path, mysql, pa.table({"id": [1]}), write_mode="upsert", primary_key=["id"])
     assert (err.value.code, err.value.message) == (
         "config.invalid",
-        f"table '{mysql['database']}.t' has no PRIMARY KEY or UNIQUE index on (id), so upsert "
+        f"table '{mysql['database']}.t' has no PRIMARY KEY or UNIQUE key on (id), so upsert "
         "cannot match rows; add one or change `primary_key`",
     )
 
@@ -301,20 +301,18 @@ def test_refused_connection(tmp_path):
 
 def test_a_server_refusing_local_infile_gets_inserts(tmp_path, mysql):
     from osiris.components.mysql._conn import connect, server
-    from osiris.components.mysql._load import Loader
+    from osiris.components.mysql._load import load
 
     # a client without LOCAL INFILE support is refused exactly like a server with it disabled
     db.mysql_execute(mysql, "CREATE TABLE t (id BIGINT, name TEXT)")
-    srv = server(mysql)
-    batch = pa.record_batch({"id": [1, 2], "name": ["a", TRICKY]})
-    conn = connect(srv, 5, local_infile=False)
+    srv = server(mysql, 5, "mysql.writer")
+    data = pa.table({"id": [1, 2], "name": ["a", TRICKY]})
+    conn = connect(srv, local_infile=False)
     try:
-        auto = Loader(conn, srv, "t", batch.schema, method="auto", scratch=tmp_path)
-        auto.write(batch)
-        assert auto.method == "insert"
-        strict = Loader(conn, srv, "t", batch.schema, method="load_data", scratch=tmp_path)
+        used = load(conn, srv, "t", data.to_reader(), method="auto", scratch=tmp_path)
+        assert used == "insert"
         with pytest.raises(StepError) as err:
-            strict.write(batch)
+            load(conn, srv, "t", data.to_reader(), method="load_data", scratch=tmp_path)
         conn.commit()
     finally:
         conn.close()

@@ -254,7 +254,7 @@ def test_upsert_needs_a_unique_key_on_primary_key(tmp_path, pg):
         write(tmp_path, pg, pa.table({"id": [1]}), write_mode="upsert", primary_key=["id"])
     assert (err.value.code, err.value.message) == (
         "config.invalid",
-        "table 'public.t' has no PRIMARY KEY or UNIQUE constraint on (id), so upsert cannot "
+        "table 'public.t' has no PRIMARY KEY or UNIQUE key on (id), so upsert cannot "
         "match rows; add one or change `primary_key`",
     )
 

@@ -32,13 +32,32 @@ class _LocalInfileRefused(Exception):
     pass
 
 
-class Loader:
-    """Appends batches to one table inside the caller's transaction.
+def load(
+    conn: Connection,
+    srv: Server,
+    into: str,
+    reader: pa.RecordBatchReader,
+    *,
+    method: str,
+    scratch: Path,
+) -> str:
+    """Append every batch of `reader` to the table `into` (quoted, and qualified as needed),
+    inside the caller's transaction; the method it ended with.
 
     `method` is "auto" (LOAD DATA, switching to INSERT for good if the server refuses it),
-    "load_data" or "insert".
+    "load_data" or "insert". An exception raised while reading the input (an upstream failure)
+    is re-raised as it was.
     """
+    loader = _Loader(conn, srv, into, reader.schema, method=method, scratch=scratch)
+    try:
+        for batch in reader:
+            loader.write(batch)
+    finally:
+        loader.close()
+    return loader.method
 
+
+class _Loader:
     def __init__(
         self,
         conn: Connection,
@@ -103,8 +122,8 @@ class Loader:
             try:
                 cur.execute(self._load)
             except pymysql.MySQLError as exc:
-                number, text = error_parts(exc)
-                if number in _LOCAL_INFILE_REFUSED:
+                code, text, _ = error_parts(exc)
+                if int(code or 0) in _LOCAL_INFILE_REFUSED:
                     raise _LocalInfileRefused(text) from exc
                 raise translate(exc, self.srv, writing=True) from exc
             loaded, warnings = cur.rowcount, cur.warning_count

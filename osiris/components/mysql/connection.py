@@ -16,8 +16,8 @@ def endpoints(fields: Mapping[str, Any]) -> list[Endpoint]:
 def check(fields: Mapping[str, Any], *, timeout: float) -> str:
     from osiris.components.mysql._conn import connect, server, translate
 
-    srv = server(dict(fields))
-    conn = connect(srv, timeout)
+    srv = server(dict(fields), timeout, "mysql.extractor")
+    conn = connect(srv)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT VERSION()")

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 # 25k rows: lower peak memory than 50k or 100k, and no slower (docs/benchmarks.md).
 DEFAULT_BATCH_SIZE = 25_000
+# a table keyed by one integer column whose keys span fewer values (and less than a batch) is
+# read in one PyMySQL query rather than through connectorx (see _read_small)
+SMALL_ROWS = 5_000
 
 
 def warm() -> None:
@@ -51,17 +54,17 @@ def tables(ctx: StepContext) -> list[str]:
     import pymysql
 
     cfg = ctx.config
-    srv = server(ctx.connection)
+    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
     database = str(cfg.get("schema") or srv.database)
     if not database:
         raise StepError(
             "config.invalid", "reading `tables` needs a database: set `database` in the connection"
         )
-    conn = connect(srv, ctx.connect_timeout)
+    conn = connect(srv)
     try:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+                "SELECT TABLE_NAME, TABLE_TYPE, DATA_LENGTH FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = %s",
                 (database,),
             )
@@ -78,6 +81,7 @@ def tables(ctx: StepContext) -> list[str]:
         cfg["tables"],
         cfg.get("exclude_tables") or (),
         where=f"database '{database}' on MySQL at {srv.where}",
+        sizes={r[0]: r[2] for r in rows},
     )
 
 
@@ -85,11 +89,11 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
     cfg = ctx.config
     if bool(cfg.get("table")) == bool(cfg.get("query")):
         raise StepError("config.invalid", "set exactly one of `table` and `query`")
-    srv = server(ctx.connection)
+    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
     if cfg.get("schema"):
         srv = dataclasses.replace(srv, database=str(cfg["schema"]))
     batch_size = int(cfg.get("batch_size") or DEFAULT_BATCH_SIZE)
-    conn = connect(srv, ctx.connect_timeout)
+    conn = connect(srv)
     try:
         if cfg.get("table"):
             return _read_table(conn, srv, cfg, batch_size)
@@ -111,7 +115,7 @@ def run(ctx: StepContext) -> pa.RecordBatchReader:
 def _read_table(
     conn: Connection, srv: Server, cfg: dict[str, Any], batch_size: int
 ) -> pa.RecordBatchReader:
-    database, name = split_table(cfg["table"], srv)
+    database, name = split_table(cfg["table"], srv.database)
     every, pk = describe_table(conn, database, name)
     if not every:
         raise StepError(
@@ -143,8 +147,14 @@ def _read_table(
         sql = f"SELECT {', '.join(exprs)}{source}" + _incremental(
             conn, {**cfg, "cursor_column": order} if order else cfg, where=cfg.get("where")
         )
-        sql += _window(cfg)
-        return _convert(srv, _open(srv, sql, batch_size), schema, converters)
+        window = _window(cfg)
+        if not window:
+            # at most one batch: read at once; more rows than that, and connectorx reads them
+            cap = min(batch_size, SMALL_ROWS)
+            small = _read_small(conn, f"{sql} LIMIT {cap + 1}", columns, schema, most=cap)
+            if small is not None:
+                return small
+        return _convert(srv, _open(srv, sql + window, batch_size), schema, converters)
     names = [c.field.name for c in columns]
     drop_key = key not in names
     if drop_key:
@@ -160,6 +170,12 @@ def _read_table(
     )
     if bounds is None:
         return _convert(srv, (), schema, converters)
+    if bounds[1] - bounds[0] < min(batch_size, SMALL_ROWS):  # unique keys: so many rows at most
+        sql = f"SELECT {', '.join(exprs[: len(names)])}{source}"
+        sql += f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        small = _read_small(conn, f"{sql} ORDER BY {quote_ident(key)}", columns, schema, most=None)
+        if small is not None:
+            return small
     batches = ranges.read(
         lambda sql: _open(srv, sql, batch_size),
         select,
@@ -171,6 +187,49 @@ def _read_table(
         drop_key=drop_key,
     )
     return _convert(srv, batches, schema, converters)
+
+
+def _read_small(
+    conn: Connection, sql: str, columns: list[Column], schema: pa.Schema, *, most: int | None
+) -> pa.RecordBatchReader | None:
+    """A small table's rows, read at once on the connection already open.
+
+    connectorx holds the GIL while it waits for the server, so each of its streams stalls
+    every other step's thread for a round trip or more: over a slow link, sixteen small tables
+    copied side by side would wait mostly one after another. PyMySQL waits without the GIL,
+    and needs no connection of its own. None when a value does not come back exactly as
+    connectorx would give it (FLOAT travels as rounded text here; anything else unexpected):
+    the caller reads the table with connectorx then; also when it returns more than `most`
+    rows.
+    """
+    import pyarrow as pa
+
+    if any(pa.types.is_float32(c.field.type) for c in columns):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        rows = cur.fetchall()
+    if most is not None and len(rows) > most:
+        return None
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    try:
+        # each column as PyMySQL gives it, then converted as connectorx's would be
+        arrays = [_from_python(c, list(v)) for c, v in zip(columns, values, strict=True)]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    except (pa.ArrowException, OverflowError, StepError):
+        return None
+    return pa.RecordBatchReader.from_batches(schema, [batch] if rows else [])
+
+
+def _from_python(column: Column, values: list[Any]) -> pa.Array:
+    import pyarrow as pa
+
+    t = column.field.type
+    if column.select == quote_ident(column.field.name) and not pa.types.is_boolean(t):
+        # PyMySQL's int, Decimal, float, str, bytes, date and datetime hold the value exactly
+        return pa.array(values, type=t)
+    # text (CAST ... AS CHAR), WKB, or a boolean as 0/1: converted as connectorx's would be
+    return column.convert(pa.array(values))
 
 
 def _check_query(conn: Connection, srv: Server, sql: str) -> None:

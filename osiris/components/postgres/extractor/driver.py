@@ -51,7 +51,8 @@ def tables(ctx: StepContext) -> list[str]:
     try:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT c.relname, c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                "SELECT c.relname, c.relkind IN ('r', 'p') AND NOT c.relispartition, "
+                "pg_total_relation_size(c.oid) "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
                 (schema,),
@@ -67,6 +68,7 @@ def tables(ctx: StepContext) -> list[str]:
         cfg["tables"],
         cfg.get("exclude_tables") or (),
         where=f"schema '{schema}' on {srv.product} at {srv.where}",
+        sizes={r[0]: r[2] for r in rows},
     )
 
 

@@ -1,25 +1,22 @@
-"""postgres.writer (and supabase.writer): the step's single input into a PostgreSQL table.
+"""postgres.writer (and supabase.writer's database channel): the step's single input into a
+PostgreSQL table.
 
-Each run is one transaction on one psycopg connection, so a failure at any point leaves the
-database as it was:
-append   binary COPY into the table (created from the input's schema when missing).
-replace  binary COPY into `<table>__osiris_<hex>`, then DROP the old table and RENAME the new
-         one into its place; readers see the old rows until the commit, then the new ones.
-upsert   binary COPY into a temporary table, then INSERT ... ON CONFLICT (primary_key) DO
-         UPDATE; when the input repeats a key, its last row wins.
+The write modes are the shared SQL writer's (osiris.components._sqlwriter); this is
+PostgreSQL's dialect for it. Each write is one transaction on one psycopg connection, DDL
+included, so a failure at any point leaves the database as it was; `replace` drops the old table
+and renames the new one into its place inside it, so readers see the old rows until the commit.
+Rows travel by binary COPY (`_load`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from osiris.components._columns import check_columns
-from osiris.components._writer import write_key, write_options
+from osiris.components import _sqlwriter
+from osiris.components._sqlwriter import Table, UnknownColumn
 from osiris.components.api import StepContext, StepError
 from osiris.components.postgres._conn import (
-    Server,
     connect_writer,
     quote_ident,
     server,
@@ -31,35 +28,14 @@ from osiris.components.postgres._load import TargetColumn, load, target_columns
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from psycopg import Cursor
 
+    from osiris.components._writer import WriteOptions
 
-class _Target:
-    def __init__(self, cfg: dict[str, Any], srv: Server) -> None:
-        self.schema, self.name = split_table(cfg["table"], cfg.get("schema") or srv.schema)
-        self.sql = self.qualify(self.name)
-        arrays = cfg.get("json_arrays") or {}
-        self.json_arrays: dict[str, str] = (
-            dict.fromkeys(arrays, "text") if isinstance(arrays, list) else dict(arrays)
-        )
-
-    def qualify(self, name: str) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(name)}"
-
-    def create_table(self, cur: Cursor, qualified: str, schema: pa.Schema, pk: list[str]) -> None:
-        missing = [c for c in self.json_arrays if c not in schema.names]
-        if missing:
-            raise StepError(
-                "config.invalid",
-                f"`json_arrays` names {', '.join(map(repr, missing))}, which the input does not "
-                f"have; its columns are {', '.join(schema.names)}",
-            )
-        types = database_types(cur, self.schema, schema, self.json_arrays)
-        cur.execute(create_table_sql(qualified, schema, pk, types))
-
-    @property
-    def label(self) -> str:
-        return f"{self.schema}.{self.name}"
+_NO_SUCH_COLUMN = "42703"
+# The key of a freshly loaded table is built in one sort; with PostgreSQL's default
+# maintenance_work_mem (64MB) a million keys already spill to disk. Raised for this transaction
+# only, never lowered.
+INDEX_BUILD_MEMORY = 256 << 20
 
 
 def warm() -> None:
@@ -68,190 +44,165 @@ def warm() -> None:
     import psycopg  # noqa: F401
 
 
+def run(ctx: StepContext) -> None:
+    _sqlwriter.write(ctx, lambda options: PostgresDialect(ctx, options))
+
+
 def watermark(ctx: StepContext, column: str) -> Any:
     """The largest `column` in the target table; None while the table is missing or empty."""
-    import psycopg
+    return _sqlwriter.largest(ctx, lambda options: PostgresDialect(ctx, options), column)
 
-    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
-    target = _Target(ctx.config, srv)
-    conn = connect_writer(srv)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass($1)", (target.sql,))
-            row = cur.fetchone()
-            if not row or row[0] is None:
-                return None
-            cur.execute(f"SELECT MAX({quote_ident(column)}) FROM {target.sql}")
-            found = cur.fetchone()
-    except psycopg.Error as exc:
-        if getattr(exc, "sqlstate", None) == "42703":
+
+class PostgresDialect:
+    """PostgreSQL (and Supabase's Postgres) for the shared SQL writer, over one psycopg
+    connection with `$1` placeholders."""
+
+    transactional_ddl = True
+
+    def __init__(self, ctx: StepContext, options: WriteOptions) -> None:
+        import psycopg
+
+        del options  # nothing PostgreSQL needs to know before it connects
+        self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        self.srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
+        self.product, self.where = self.srv.product, self.srv.where
+        self.schema = ctx.config.get("schema") or self.srv.schema
+        arrays = ctx.config.get("json_arrays") or {}
+        self.json_arrays: dict[str, str] = (
+            dict.fromkeys(arrays, "text") if isinstance(arrays, list) else dict(arrays)
+        )
+        self.conn = connect_writer(self.srv)
+        self.cur = self.conn.cursor()
+        # the columns of each table loaded into, by its SQL name (a temporary table has those
+        # of the table it is made like)
+        self._columns: dict[str, dict[str, TargetColumn]] = {}
+
+    def table(self, name: str) -> Table:
+        schema, bare = split_table(name, self.schema)
+        return Table(schema, bare, f"{quote_ident(schema)}.{quote_ident(bare)}")
+
+    def sibling(self, table: Table, name: str) -> Table:
+        return Table(table.namespace, name, f"{quote_ident(table.namespace)}.{quote_ident(name)}")
+
+    def columns(self, table: Table) -> list[str]:
+        return list(self._target(table))
+
+    def execute(self, sql: str) -> None:
+        self.cur.execute(sql)
+
+    def create_table(self, table: Table, schema: pa.Schema, pk: list[str]) -> None:
+        missing = [c for c in self.json_arrays if c not in schema.names]
+        if missing:
             raise StepError(
                 "config.invalid",
-                f"cursor_column '{column}' is not a column of '{target.label}', the table "
-                "since: auto reads it from",
-            ) from None
-        raise translate(exc, srv) from None
-    finally:
-        conn.close()
-    return found[0] if found else None
+                f"`json_arrays` names {', '.join(map(repr, missing))}, which the input does not "
+                f"have; its columns are {', '.join(schema.names)}",
+            )
+        types = database_types(self.cur, table.namespace, schema, self.json_arrays)
+        # the key comes after the load: one sorted index build beats a B-tree insert per row
+        self.execute(create_table_sql(table.sql, schema, pk, types))
+        self._columns.pop(table.sql, None)
 
+    def key_after_load(self, table: Table, pk: list[str]) -> None:
+        self.cur.execute(
+            "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) < $1",
+            (INDEX_BUILD_MEMORY,),
+        )
+        row = self.cur.fetchone()
+        if row and row[0]:
+            self.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY >> 20}MB'")
+        self.execute(primary_key_sql(table.sql, pk))
 
-def run(ctx: StepContext) -> None:
-    import psycopg
+    def load(self, table: Table, reader: pa.RecordBatchReader) -> None:
+        load(self.cur, table.sql, reader, self._target(table))
 
-    cfg = ctx.config
-    srv = server(ctx.connection, ctx.connect_timeout, ctx.component)
-    options = write_options(cfg)
-    mode = options.mode
-    target = _Target(cfg, srv)
-    reader = ctx.single_input().open()
-    pk = write_key(options, reader.schema)
-    conn = connect_writer(srv)
-    try:
-        cur = conn.cursor()
+    def unique_keys(self, table: Table) -> list[set[str]]:
+        self.cur.execute(
+            "SELECT array_agg(a.attname::text) FROM pg_index i "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = $1::regclass AND i.indisunique GROUP BY i.indexrelid",
+            (table.sql,),
+        )
+        return [set(r[0]) for r in self.cur.fetchall()]
+
+    def merge_stage(self, table: Table, names: list[str]) -> Table:
+        del names  # the stage has every column of the table; the input fills some
+        name = f"osiris_upsert_{secrets.token_hex(4)}"
+        stage = Table("pg_temp", name, f"pg_temp.{quote_ident(name)}", temporary=True)
+        self.execute(
+            f"CREATE TEMPORARY TABLE {quote_ident(name)} (LIKE {table.sql} INCLUDING DEFAULTS, "
+            "osiris_seq bigserial) ON COMMIT DROP"
+        )
+        self._columns[stage.sql] = self._target(table)
+        return stage
+
+    def merge(
+        self, stage: Table, table: Table, names: list[str], pk: list[str], *, keep: bool
+    ) -> None:
+        cols = ", ".join(quote_ident(n) for n in names)
+        keys = ", ".join(quote_ident(n) for n in pk)
+        updates = [n for n in names if n not in pk]
+        action = (
+            "DO UPDATE SET "
+            + ", ".join(f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in updates)
+            if updates and not keep
+            else "DO NOTHING"
+        )
+        # DISTINCT ON keeps one row per key (ON CONFLICT refuses to touch a row twice): the last
+        self.execute(
+            f"INSERT INTO {table.sql} ({cols}) SELECT DISTINCT ON ({keys}) {cols} "
+            f"FROM {stage.sql} ORDER BY {keys}, osiris_seq DESC ON CONFLICT ({keys}) {action}"
+        )
+
+    def swap(self, stage: Table, table: Table, *, exists: bool) -> None:
+        if exists:
+            self.execute(f"DROP TABLE {table.sql}")
+        self.execute(f"ALTER TABLE {stage.sql} RENAME TO {quote_ident(table.name)}")
+        self.cur.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+            (table.sql,),
+        )
+        row = self.cur.fetchone()
+        if row:
+            self.execute(
+                f"ALTER TABLE {table.sql} RENAME CONSTRAINT {quote_ident(row[0])} "
+                f"TO {quote_ident(table.name[:58] + '_pkey')}"
+            )
+
+    def drop(self, table: Table) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {table.sql}")
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        # a broken connection cannot roll back; the server does it when the connection ends
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.cur.close()
+        self.conn.close()
+
+    def translate(self, exc: BaseException, *, writing: bool) -> StepError:
+        return translate(exc, self.srv, writing=writing)
+
+    def largest(self, table: Table, column: str) -> Any:
+        import psycopg
+
+        self.cur.execute("SELECT to_regclass($1)", (table.sql,))
+        row = self.cur.fetchone()
+        if not row or row[0] is None:
+            return None
         try:
-            existing = target_columns(cur, target.schema, target.name)
-            if not existing and not options.create:
-                raise StepError(
-                    "table.not_found",
-                    f"table '{target.label}' does not exist on {srv.product} at {srv.where}; "
-                    "create it or set `create_if_missing: true`",
-                )
-            if existing and mode != "replace":
-                # replace builds a new table from the input's schema; the others write into it
-                check_columns(target.label, reader.schema.names, existing)
-            if existing and options.truncate and mode != "replace":
-                cur.execute(f"DELETE FROM {target.sql}")  # TRUNCATE would lock out readers
-            if mode == "append":
-                _append(cur, target, reader, pk, existing)
-            elif mode == "replace":
-                _replace(cur, target, reader, pk, bool(existing))
-            else:
-                keep = cfg.get("prefer") == "resolution=ignore-duplicates"
-                _upsert(cur, target, reader, pk, existing, keep_existing=keep)
-            conn.commit()
-        except BaseException:
-            # a broken connection cannot roll back; the server does it when the connection ends
-            with contextlib.suppress(psycopg.Error):
-                conn.rollback()
+            self.cur.execute(f"SELECT MAX({quote_ident(column)}) FROM {table.sql}")
+        except psycopg.Error as exc:
+            if getattr(exc, "sqlstate", None) == _NO_SUCH_COLUMN:
+                raise UnknownColumn(column) from None
             raise
-        finally:
-            cur.close()
-    except psycopg.Error as exc:
-        raise translate(exc, srv, writing=True) from None
-    finally:
-        conn.close()
+        found = self.cur.fetchone()
+        return found[0] if found else None
 
-
-def _append(
-    cur: Cursor,
-    target: _Target,
-    reader: pa.RecordBatchReader,
-    pk: list[str],
-    existing: dict[str, TargetColumn],
-) -> None:
-    if existing:
-        load(cur, target.sql, reader, existing)
-        return
-    _create_and_load(cur, target, target.name, reader, pk)
-
-
-def _create_and_load(
-    cur: Cursor, target: _Target, name: str, reader: pa.RecordBatchReader, pk: list[str]
-) -> None:
-    """Create table `name` in the target's schema from the input's schema, load the input into
-    it, then add the primary key (one index build after the load, not per row)."""
-    qualified = target.qualify(name)
-    target.create_table(cur, qualified, reader.schema, pk)
-    load(cur, qualified, reader, target_columns(cur, target.schema, name))
-    if pk:
-        _add_primary_key(cur, qualified, pk)
-
-
-def _replace(
-    cur: Cursor, target: _Target, reader: pa.RecordBatchReader, pk: list[str], exists: bool
-) -> None:
-    stage = f"{target.name[:40]}__osiris_{secrets.token_hex(4)}"
-    _create_and_load(cur, target, stage, reader, pk)
-    if exists:
-        cur.execute(f"DROP TABLE {target.sql}")
-    cur.execute(f"ALTER TABLE {target.qualify(stage)} RENAME TO {quote_ident(target.name)}")
-    cur.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
-        (target.sql,),
-    )
-    row = cur.fetchone()
-    if row:
-        cur.execute(
-            f"ALTER TABLE {target.sql} RENAME CONSTRAINT {quote_ident(row[0])} "
-            f"TO {quote_ident(target.name[:58] + '_pkey')}"
-        )
-
-
-def _upsert(
-    cur: Cursor,
-    target: _Target,
-    reader: pa.RecordBatchReader,
-    pk: list[str],
-    existing: dict[str, TargetColumn],
-    *,
-    keep_existing: bool = False,
-) -> None:
-    if not existing:
-        target.create_table(cur, target.sql, reader.schema, pk)
-        cur.execute(primary_key_sql(target.sql, pk))
-        existing = target_columns(cur, target.schema, target.name)
-    _require_unique_key(cur, target, pk)
-    tmp = quote_ident(f"osiris_upsert_{secrets.token_hex(4)}")
-    # osiris_seq keeps the input order, so a key repeated in the input ends with its last row.
-    cur.execute(
-        f"CREATE TEMPORARY TABLE {tmp} (LIKE {target.sql} INCLUDING DEFAULTS, "
-        "osiris_seq bigserial) ON COMMIT DROP"
-    )
-    load(cur, tmp, reader, existing)
-    names = reader.schema.names
-    cols = ", ".join(quote_ident(n) for n in names)
-    keys = ", ".join(quote_ident(n) for n in pk)
-    updates = [n for n in names if n not in pk]
-    action = (
-        "DO UPDATE SET "
-        + ", ".join(f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in updates)
-        if updates and not keep_existing
-        else "DO NOTHING"
-    )
-    cur.execute(
-        f"INSERT INTO {target.sql} ({cols}) SELECT DISTINCT ON ({keys}) {cols} "
-        f"FROM pg_temp.{tmp} ORDER BY {keys}, osiris_seq DESC ON CONFLICT ({keys}) {action}"
-    )
-    cur.execute(f"DROP TABLE pg_temp.{tmp}")
-
-
-def _require_unique_key(cur: Cursor, target: _Target, pk: list[str]) -> None:
-    cur.execute(
-        "SELECT array_agg(a.attname::text) FROM pg_index i "
-        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-        "WHERE i.indrelid = $1::regclass AND i.indisunique GROUP BY i.indexrelid",
-        (target.sql,),
-    )
-    if set(pk) not in [set(r[0]) for r in cur.fetchall()]:
-        raise StepError(
-            "config.invalid",
-            f"table '{target.label}' has no PRIMARY KEY or UNIQUE constraint on "
-            f"({', '.join(pk)}), so upsert cannot match rows; add one or change `primary_key`",
-        )
-
-
-# The key of a freshly loaded table is built in one sort; with PostgreSQL's default
-# maintenance_work_mem (64MB) a million keys already spill to disk. Raised for this transaction
-# only, never lowered.
-INDEX_BUILD_MEMORY = 256 << 20
-
-
-def _add_primary_key(cur: Cursor, qualified: str, pk: list[str]) -> None:
-    cur.execute(
-        "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) < $1", (INDEX_BUILD_MEMORY,)
-    )
-    row = cur.fetchone()
-    if row and row[0]:
-        cur.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY >> 20}MB'")
-    cur.execute(primary_key_sql(qualified, pk))
+    def _target(self, table: Table) -> dict[str, TargetColumn]:
+        if table.sql not in self._columns:
+            self._columns[table.sql] = target_columns(self.cur, table.namespace, table.name)
+        return self._columns[table.sql]
