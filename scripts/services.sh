@@ -17,7 +17,7 @@ if ! port_open 3306; then
   wait_port 3306
 fi
 # PostGIS, for the spatial type tests (Debian's package for the installed PostgreSQL)
-pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+pg_version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" 2>/dev/null | sort -V | tail -n 1)
 if [ -n "$pg_version" ] && [ ! -f "/usr/share/postgresql/$pg_version/extension/postgis.control" ] \
    && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "services: installing PostGIS for PostgreSQL $pg_version"
