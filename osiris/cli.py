@@ -20,6 +20,7 @@ Usage:
   osiris logs last [--logs-dir=<dir>] [--events] [--json]
   osiris logs show <session> [--logs-dir=<dir>] [--events] [--json]
   osiris logs bundle (--session=<id> | <session>) [--logs-dir=<dir>] [--out=<file>]
+  osiris logs html [--session=<id> | <session>] [--logs-dir=<dir>] [--open]
   osiris logs gc (--keep=<n> | --older-than=<days>) [--logs-dir=<dir>] [--dry-run]
   osiris e2b template build [--name=<name>] [--wheel=<file>] [--config=<file>]
   osiris exec <manifest> --workdir=<dir> --input-root=<dir>
@@ -35,7 +36,7 @@ Commands:
   connections  list the connections (never their secrets), or connect to each (doctor)
   components   list the available components, or show one's spec
   config       show the effective configuration and where each value comes from
-  logs         list, show, bundle and clean up session directories
+  logs         list, show, bundle, report (html) and clean up session directories
   e2b          build the E2B template runs use (osiris preinstalled)
   exec         (internal) run a compiled manifest; what every runner starts
 
@@ -55,6 +56,7 @@ Options:
   --out=<file>            output file
   --name=<name>           template name [default: runner.e2b.image]
   --wheel=<file>          an osiris wheel to install (default: built from this checkout)
+  --open                  open the report in the default browser
   --quiet                 print only the final summary line
   --json                  machine-readable output
   -v                      verbose: debug log on the console

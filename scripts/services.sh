@@ -16,15 +16,7 @@ if ! port_open 3306; then
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
   wait_port 3306
 fi
-# PostGIS, for the spatial type tests (Debian's package for the installed PostgreSQL)
 pg_version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" 2>/dev/null | sort -V | tail -n 1)
-if [ -n "$pg_version" ] && [ ! -f "/usr/share/postgresql/$pg_version/extension/postgis.control" ] \
-   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "services: installing PostGIS for PostgreSQL $pg_version"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-    "postgresql-$pg_version-postgis-3" >/dev/null \
-    || echo "services: PostGIS could not be installed; its tests will be skipped" >&2
-fi
 if ! port_open 5432; then
   echo "services: starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start

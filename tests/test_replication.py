@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from osiris.session.report import report_data
 from testing import db
 from testing.runner_helpers import osiris_cli
 
@@ -117,6 +118,17 @@ def test_every_table_is_copied_under_its_own_name(tmp_path, source, target):
     assert (
         steps["source[film]"]["rows_read"] == 2 and steps["copy[film_actor]"]["rows_written"] == 3
     )
+    # the report draws the pipeline's steps, and a timeline bar per table
+    page = report_data(tmp_path / "logs" / summary["session_id"])
+    assert {n["id"]: (n["tables"], n["status"]) for n in page["graph"]["nodes"]} == {
+        "source": (3, "succeeded"),
+        "copy": (3, "succeeded"),
+        "files": (3, "succeeded"),
+    }
+    bars = {r["step"]: (r["status"], r["rows"]) for r in page["timeline"]}
+    assert bars["source[film]"] == ("succeeded", 2)
+    assert bars["copy[film_actor]"] == ("succeeded", 3)
+    assert len(bars) == 9
 
 
 def test_a_view_is_read_when_named_and_a_missing_name_says_what_exists(tmp_path, source, target):

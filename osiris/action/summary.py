@@ -119,6 +119,9 @@ def _run(report: Report) -> list[str]:
         lines += [f"- {_text(note)}" for note in p.notes]
         if p.bundle:
             lines += [f"Bundle: {_code(p.bundle)}", ""]
+            if p.session_id:
+                page = _code(f"{p.session_id}/report.html")
+                lines += [f"Report: {page} in the bundle (graph, timeline, events)", ""]
     lines += _artifact(report.artifact, report.pipelines)
     return lines
 

@@ -25,6 +25,9 @@ def logs(args: dict[str, Any]) -> int:
         return commands.logs_show(
             logs_dir, session, events=args["--events"], as_json=args["--json"]
         )
+    if args["html"]:
+        session = args["--session"] or args["<session>"] or "last"
+        return commands.logs_html(logs_dir, session, open_it=args["--open"])
     if args["bundle"]:
         out = Path(args["--out"]) if args["--out"] else None
         return commands.logs_bundle(logs_dir, args["--session"] or args["<session>"], out=out)

@@ -30,6 +30,7 @@ __all__ = [
     "find_sessions",
     "logs_bundle",
     "logs_gc",
+    "logs_html",
     "logs_list",
     "logs_show",
     "resolve_session",
@@ -148,6 +149,27 @@ def logs_bundle(logs_dir: Path, session: str, *, out: Path | None) -> int:
     for item in skipped:
         print(f"note: left out {item['path']}: {item['reason']}", file=sys.stderr)
     print(written)
+    return 0
+
+
+def logs_html(logs_dir: Path, session: str, *, open_it: bool) -> int:
+    """(Re)writes the session's report.html from its files and prints its path."""
+    from osiris.session.report import REPORT_FILE, write_report
+
+    path = resolve_session(logs_dir, session)
+    try:
+        report = write_report(path)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path / REPORT_FILE}: {exc.strerror}",
+            hint="check that the session directory is writable",
+        ) from exc
+    print(report)
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(report.resolve().as_uri()):
+            print("note: no browser to open it with; open the file above", file=sys.stderr)
     return 0
 
 

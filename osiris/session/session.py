@@ -252,6 +252,7 @@ class Session:
                     if isinstance(step, dict) and step.get("status") == "running":
                         step["status"] = "interrupted"
             self._write_state()
+            self._write_report()
 
     def logging(self, *, console_level: int | None = None) -> AbstractContextManager[None]:
         """Sends the `osiris` logger to osiris.log at DEBUG (and to stderr at `console_level`)."""
@@ -292,6 +293,15 @@ class Session:
                 message = f"unexpected error: {type(exc).__name__}: {exc}"
                 self.finalize("failed", EXIT_INTERNAL, {"code": "internal", "message": message})
         self.close()
+
+    def _write_report(self) -> None:
+        """report.html, for looking at the run; a report that cannot be written fails nothing."""
+        from osiris.session.report import write_report
+
+        try:
+            write_report(self.path, masker=self.masker)
+        except Exception as exc:  # the run's own result matters more than its picture
+            logger.warning("could not write report.html: %s: %s", type(exc).__name__, exc)
 
     def _write_state(self) -> None:
         text = json.dumps(self.masker.mask_obj(self._data), ensure_ascii=False, indent=2)

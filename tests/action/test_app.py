@@ -89,6 +89,7 @@ def test_a_successful_run(workspace: Path, capsys: pytest.CaptureFixture[str]) -
     }
     with zipfile.ZipFile(workspace / outputs["bundle-path"]) as bundle:
         assert f"{session}/artifacts/outputs/output/revenue.csv" in bundle.namelist()
+        assert f"{session}/report.html" in bundle.namelist()
     summary_json = json.loads(outputs["summary-json"])
     assert summary_json["artifact"]["status"] == "skipped"
     [pipeline] = summary_json["pipelines"]
@@ -121,6 +122,8 @@ def test_a_successful_run(workspace: Path, capsys: pytest.CaptureFixture[str]) -
         | `write_parquet` | `filesystem.parquet_writer` | ✅ succeeded | 12 | <t> |
 
         Bundle: `logs/<session>.zip`
+
+        Report: `<session>/report.html` in the bundle (graph, timeline, events)
 
         ### Artifact
 

@@ -57,6 +57,7 @@ def test_bundle_layout_and_manifest(logs_dir):
         "artifacts/stdout.txt",
         "events.jsonl",
         "metrics.jsonl",
+        "report.html",
         "session.json",
     ]
     assert _names(out) == [prefix + n for n in expected] + [prefix + "bundle_manifest.json"]
