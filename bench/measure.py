@@ -104,8 +104,10 @@ def _parse_time(text: str) -> tuple[float | None, float | None, float | None]:
     )
 
 
-def measure(cmd: list[str], *, env: dict[str, str], log: Path, timeout: float) -> Measurement:
-    """Run `cmd` under /usr/bin/time -v; stdout+stderr go to `log`."""
+def measure(
+    cmd: list[str], *, env: dict[str, str], log: Path, timeout: float, cwd: Path | None = None
+) -> Measurement:
+    """Run `cmd` (in `cwd`) under /usr/bin/time -v; stdout+stderr go to `log`."""
     with tempfile.NamedTemporaryFile(prefix="bench-time-", suffix=".txt", delete=False) as tf:
         time_file = tf.name
     peak = [0]
@@ -117,6 +119,7 @@ def measure(cmd: list[str], *, env: dict[str, str], log: Path, timeout: float) -
             ["/usr/bin/time", "-v", "-o", time_file, *cmd],
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=cwd,
             env=env,
         )
 

@@ -1,9 +1,9 @@
 """Osiris Run — run declarative data pipelines reproducibly.
 
 Usage:
-  osiris run (<pipeline> | --last-compile) [--executor=<name>] [--dry-run] [--timeout=<seconds>]
-             [--image=<template>] [--param=<key=value>]... [--config=<file>]
-             [--connections=<file>] [--logs-dir=<dir>] [--quiet | --json] [-v]
+  osiris run (<pipeline>... | --last-compile) [--parallel=<n>] [--executor=<name>] [--dry-run]
+             [--timeout=<seconds>] [--image=<template>] [--param=<key=value>]...
+             [--config=<file>] [--connections=<file>] [--logs-dir=<dir>] [--quiet | --json] [-v]
   osiris validate <pipeline>... [--param=<key=value>]... [--config=<file>]
                   [--connections=<file>] [--format=<fmt>]
   osiris oml validate <pipeline>... [--param=<key=value>]... [--config=<file>]
@@ -29,7 +29,8 @@ Usage:
   osiris --version
 
 Commands:
-  run          compile a pipeline (or take a compiled manifest) and run it through the runner
+  run          compile pipelines (or take compiled manifests) and run them through the runner,
+               up to --parallel at a time, each in its own session
   validate     check pipelines and report every problem with file:line:col (also: oml validate)
   compile      print (or write) the deterministic manifest of a pipeline; keep it for
                `run --last-compile`
@@ -44,6 +45,7 @@ Options:
   --executor=<name>       local or e2b [env: OSIRIS_RUNNER__EXECUTOR]
   --last-compile          run the manifest the last `osiris compile` here kept
   --dry-run               compile, resolve connections and prepare the runner; run nothing
+  --parallel=<n>          pipelines run at the same time [env: OSIRIS_RUNNER__MAX_PARALLEL_RUNS]
   --family=<name>         only the connections of this family (mysql, postgres, supabase, ...)
   --alias=<name>          only the connections with this alias
   --timeout=<seconds>     maximum run duration [env: OSIRIS_RUNNER__TIMEOUT_SECONDS]
@@ -82,6 +84,7 @@ from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OsirisErr
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
+    from osiris.runners.local import WarmExecutor
 
 log = logging.getLogger("osiris")
 
@@ -132,6 +135,13 @@ def _cli_overrides(args: dict[str, Any]) -> dict[str, Any]:
             cli["runner.timeout_seconds"] = int(args["--timeout"])
         except ValueError as exc:
             raise UsageError(f"--timeout expects whole seconds, got '{args['--timeout']}'") from exc
+    if args.get("--parallel"):
+        try:
+            cli["runner.max_parallel_runs"] = int(args["--parallel"])
+        except ValueError as exc:
+            raise UsageError(
+                f"--parallel expects a whole number, got '{args['--parallel']}'"
+            ) from exc
     if args.get("--image"):
         cli["runner.e2b.image"] = args["--image"]
     if args.get("--logs-dir"):
@@ -172,17 +182,15 @@ def _dispatch(args: dict[str, Any]) -> int:
         return commands.logs(args)
 
     if args["run"]:
-        from osiris.runners.local import WarmExecutor
-
-        # started before the (slow) config and compile, so its imports run alongside them
         if args["--last-compile"]:
-            from osiris.commands.compiled import last
+            from osiris.pipeline.compiled import last
 
             args["<pipeline>"] = [str(last())]
-        warm = WarmExecutor.start_for(args)
+        # started before the (slow) config and compile, so its imports run alongside them
+        warm = _warm_executor(args)
         try:
             return commands.run(
-                Path(args["<pipeline>"][0]),
+                [Path(p) for p in args["<pipeline>"]],
                 loaded=_load_config(args),
                 params=_params(args),
                 dry_run=args["--dry-run"],
@@ -220,6 +228,19 @@ def _dispatch(args: dict[str, Any]) -> int:
             Path(args["<pipeline>"][0]), loaded=loaded, params=_params(args), out=out, fmt=fmt
         )
     raise AssertionError(f"unhandled command: {args}")
+
+
+def _warm_executor(args: dict[str, Any]) -> WarmExecutor | None:
+    """An executor process started now for a single local run (not for a dry run, which
+    starts none, nor when OSIRIS_WARM_START=0)."""
+    chosen = args["--executor"] or os.environ.get("OSIRIS_RUNNER__EXECUTOR") or "local"
+    if len(args["<pipeline>"]) != 1 or args["--dry-run"] or chosen != "local":
+        return None
+    if os.environ.get("OSIRIS_WARM_START", "1") == "0":
+        return None
+    from osiris.runners.local import WarmExecutor
+
+    return WarmExecutor.start(Path(args["<pipeline>"][0]))
 
 
 def _load_config(args: dict[str, Any]) -> LoadedConfig:
@@ -272,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception:
         log.debug("unexpected error", exc_info=True)
-        from osiris.commands import report_crash
+        from osiris.crash import report_crash
 
         print(
             f"error: unexpected error, please report it; details in {report_crash()}",

@@ -32,7 +32,7 @@ def test_help_imports_no_heavy_modules():
 
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
-    assert "osiris run (<pipeline> | --last-compile)" in capsys.readouterr().out
+    assert "osiris run (<pipeline>... | --last-compile)" in capsys.readouterr().out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"osiris {__version__}"
 
@@ -47,7 +47,7 @@ def test_bad_usage_is_exit_2_with_the_usage_that_applies(capsys):
     assert main(["run", "p.yaml", "--bogus"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[:3] == ["error: unknown option --bogus", "  hint: usage:", err[2]]
-    assert err[2].startswith("  osiris run (<pipeline> | --last-compile) [--executor=<name>]")
+    assert err[2].startswith("  osiris run (<pipeline>... | --last-compile) [--parallel=<n>]")
     assert len(err) == 5  # the run usage (three lines), nothing about other commands
     assert main(["compile", "p.yaml", "--out"]) == 2
     assert capsys.readouterr().err.startswith("error: --out requires argument\n")

@@ -50,8 +50,10 @@ ALL_KEYS = [
     "runner.e2b.memory_mb",
     "runner.e2b.network.allow",
     "runner.e2b.timeout_seconds",
+    "runner.e2b.wait_for_sandbox_seconds",
     "runner.executor",
     "runner.idle_timeout_seconds",
+    "runner.max_parallel_runs",
     "runner.max_parallel_steps",
     "runner.memory_mb",
     "runner.network.allow",
@@ -78,9 +80,11 @@ def test_no_file_no_env_gives_the_defaults(tmp_path):
                 "memory_mb": None,
                 "network": {"allow": None},
                 "timeout_seconds": 3600,
+                "wait_for_sandbox_seconds": 600,
             },
             "executor": "local",
             "idle_timeout_seconds": 600,
+            "max_parallel_runs": 1,
             "max_parallel_steps": 4,
             "memory_mb": None,
             "network": {"allow": ["*"], "connect_timeout_seconds": 30.0},
@@ -501,8 +505,10 @@ def test_show_is_one_aligned_line_per_key(tmp_path):
         "runner.e2b.memory_mb                    null                  default\n"
         "runner.e2b.network.allow                null                  default\n"
         "runner.e2b.timeout_seconds              3600                  default\n"
+        "runner.e2b.wait_for_sandbox_seconds     600                   default\n"
         "runner.executor                         e2b                   osiris.yaml:2\n"
         "runner.idle_timeout_seconds             600                   default\n"
+        "runner.max_parallel_runs                1                     default\n"
         "runner.max_parallel_steps               4                     default\n"
         "runner.memory_mb                        null                  default\n"
         'runner.network.allow                    ["db.internal:5432"]  osiris.yaml:4\n'

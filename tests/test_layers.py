@@ -11,6 +11,7 @@ import pytest
 LEAVES = {
     "osiris.templates": set(),
     "osiris.errors": set(),
+    "osiris.crash": set(),
     "osiris.document": {"osiris.errors"},
     "osiris.connections": {"osiris.errors", "osiris.document", "osiris.templates"},
 }

@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 
 from osiris.action import workflow
 from osiris.action.commands import (
@@ -50,8 +53,15 @@ def _line_buffered() -> None:
         sys.stdout.reconfigure(line_buffering=True)
 
 
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run_action(environ: Mapping[str, str]) -> int:
     _line_buffered()
+    if threading.current_thread() is threading.main_thread():
+        # GitHub cancels a job with SIGTERM: stop the runs and still write the summary
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     command = (environ.get("INPUT_COMMAND") or DEFAULTS["command"]).strip()
     report = Report(command=command)
     inputs: Inputs | None = None
@@ -108,6 +118,10 @@ def _execute(inputs: Inputs, environ: Mapping[str, str], report: Report) -> None
             validate_pipelines(ctx)
         elif inputs.command == "compile":
             compile_pipelines(ctx)
+        elif inputs.command == "list":
+            from osiris.action.plan import list_pipelines
+
+            list_pipelines(ctx)
         else:
             from osiris.action.plan import plan_diffs
 

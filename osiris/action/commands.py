@@ -2,13 +2,15 @@
 
 Every pipeline is compiled up front, before anything is printed, so that each secret it can
 touch is registered with `::add-mask::` first, and so that validation problems become
-annotations. The work itself is `osiris.cli.main(argv)`, one call per pipeline, inside a log
-group; what a run did is read back from its session directory.
+annotations. Validating and compiling print through `osiris.cli.main(argv)`; runs go through
+`osiris.api` with the manifests compiled here, and what a run did is read back from the session
+its result names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,8 @@ from osiris.session.masking import MIN_SECRET_LENGTH, manifest_secrets
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
+    from osiris.pipeline.compiled import Compiled
+    from osiris.runners import RunResult
 
 __all__ = [
     "Context",
@@ -48,6 +52,7 @@ class Context:
     executor: str
     report: Report
     paths: list[str]
+    sources: dict[str, Compiled] = field(default_factory=dict)
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     warnings: dict[str, list[Problem]] = field(default_factory=dict)
@@ -80,7 +85,7 @@ def prepare(
 
     Returns the context and the executor notice. Prints nothing but `::add-mask::` lines.
     """
-    from osiris.commands.pipeline import compile_with
+    from osiris import api
 
     paths = expand_pipelines(inputs.pipelines, cwd)
     first = load_action_config(inputs)
@@ -91,12 +96,13 @@ def prepare(
     ctx = Context(inputs, environ, workspace, cwd, loaded, executor, report, paths)
     for path in paths:
         try:
-            manifest = compile_with(Path(path), loaded, dict(inputs.params))
+            source = api.prepare(Path(path), loaded=loaded, params=dict(inputs.params))
         except PipelineError as exc:
             ctx.problems[path] = [_located(ctx, p) for p in exc.problems]
         else:
-            ctx.manifests[path] = manifest.data
-            ctx.warnings[path] = [_located(ctx, p) for p in manifest.warnings]
+            ctx.sources[path] = source
+            ctx.manifests[path] = source.manifest.data
+            ctx.warnings[path] = [_located(ctx, p) for p in source.manifest.warnings]
     register_secrets(ctx, ctx.manifests.values())
     # Injected into an E2B sandbox as they are, so just as secret.
     secret_names = loaded.get("runner.e2b.env_from_secrets")
@@ -191,36 +197,63 @@ def compile_pipelines(ctx: Context) -> None:
 
 
 def run_pipelines(ctx: Context) -> None:
-    """Run each pipeline in turn (all of them, whatever the others did, unless interrupted)."""
-    from osiris import cli
+    """Run every pipeline that compiled (all of them, whatever the others did, unless
+    interrupted): one after another, each in a log group with its step lines, or with
+    `parallel` > 1 up to that many at once, a line each as they end."""
+    from osiris import api
+    from osiris.commands.console import Console
 
-    logs_dir = ctx.cwd / ctx.loaded.get("logging.logs_dir")
-    inputs = ctx.inputs
-    before = _sessions(logs_dir)
+    inputs, loaded = ctx.inputs, ctx.loaded
+    parallel = inputs.parallel or loaded.get("runner.max_parallel_runs")
+    level = loaded.get("logging.level")
+    runnable = [p for p in ctx.paths if p not in ctx.problems]
+    results: dict[str, RunResult] = {}
+    if parallel > 1 and len(runnable) > 1:
+        by_source = {id(ctx.sources[p]): p for p in runnable}
+        printing = threading.Lock()
+
+        def done(source: Compiled, result: RunResult) -> None:
+            path = by_source[id(source)]
+            line = f"{path}: {result.status} (exit {result.exit_code})"
+            if result.session_id:
+                line += f", session {result.session_id}"
+            with printing:  # runs end on their own threads; a line is written whole
+                print(ctx.report.masker.mask(line), flush=True)
+
+        title = f"osiris run: {len(runnable)} pipelines, up to {parallel} at a time"
+        with workflow.group(title):
+            ran = api.run_many(
+                [ctx.sources[p] for p in runnable],
+                loaded=loaded,
+                parallel=parallel,
+                dry_run=inputs.dry_run,
+                observer_for=lambda _: Console(quiet=True, verbose=False, level=level),
+                on_done=done,
+            )
+        results = dict(zip(runnable, ran, strict=True))
+    else:
+        for path in runnable:
+            console = Console(quiet=False, verbose=False, level=level)
+            with workflow.group(f"osiris run {path}"):
+                result = api.run(
+                    ctx.sources[path],
+                    loaded=loaded,
+                    runner=api.build_runner(loaded),
+                    dry_run=inputs.dry_run,
+                    observer=console,
+                )
+                if result.session_id is not None:
+                    console.finish(result)
+            results[path] = result
+            if result.exit_code == EXIT_INTERRUPTED:
+                break
     for path in ctx.paths:
         if path in ctx.problems:
             ctx.report.pipelines.append(ctx.invalid(path))
-            continue
-        argv = ["run", path, f"--executor={ctx.executor}", *cli_options(inputs)]
-        argv += [f"--timeout={inputs.timeout}"] if inputs.timeout else []
-        argv += ["--dry-run"] if inputs.dry_run else []
-        with workflow.group(f"osiris run {path}"):
-            code = cli.main(argv)
-        after = _sessions(logs_dir)
-        created = sorted(after - before)
-        before = after
-        session = logs_dir / created[-1] if created else None
-        ctx.report.pipelines.append(ctx.warned(_run_result(ctx, path, code, session), path))
-        if code == EXIT_INTERRUPTED:
-            break
-
-
-def _sessions(logs_dir: Path) -> set[str]:
-    from osiris.session.info import SESSION_ID_RE
-
-    if not logs_dir.is_dir():
-        return set()
-    return {p.name for p in logs_dir.iterdir() if p.is_dir() and SESSION_ID_RE.match(p.name)}
+        elif path in results:
+            result = results[path]
+            pipeline = _run_result(ctx, path, result.exit_code, result.session_dir)
+            ctx.report.pipelines.append(ctx.warned(pipeline, path))
 
 
 def _run_result(ctx: Context, path: str, code: int, session: Path | None) -> PipelineResult:

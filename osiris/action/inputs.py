@@ -26,7 +26,7 @@ __all__ = [
     "read_inputs",
 ]
 
-COMMANDS = ("run", "validate", "compile", "plan-diff")
+COMMANDS = ("run", "validate", "compile", "plan-diff", "list")
 EXECUTORS = ("auto", "local", "e2b")
 DEFAULTS: dict[str, str] = {
     "pipeline": "",
@@ -37,12 +37,14 @@ DEFAULTS: dict[str, str] = {
     "params": "",
     "dry-run": "false",
     "timeout": "",
+    "parallel": "",
     "working-directory": ".",
     "upload-artifact": "true",
     "artifact-name": "",
     "retention-days": "",
     "fail-on-error": "true",
     "base-ref": "",
+    "changed-only": "false",
 }
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
@@ -61,12 +63,14 @@ class Inputs:
     params: tuple[tuple[str, str], ...] = ()
     dry_run: bool = False
     timeout: int | None = None
+    parallel: int | None = None
     working_directory: str = "."
     upload_artifact: bool = True
     artifact_name: str = ""
     retention_days: int | None = None
     fail_on_error: bool = True
     base_ref: str = ""
+    changed_only: bool = False
 
 
 def _raw(environ: Mapping[str, str], name: str) -> str:
@@ -136,12 +140,14 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
         params=_params(_raw(environ, "params")),
         dry_run=_bool(environ, "dry-run"),
         timeout=_positive(environ, "timeout", "seconds"),
+        parallel=_positive(environ, "parallel", "pipelines"),
         working_directory=_raw(environ, "working-directory") or ".",
         upload_artifact=_bool(environ, "upload-artifact"),
         artifact_name=_raw(environ, "artifact-name"),
         retention_days=_positive(environ, "retention-days", "days"),
         fail_on_error=_bool(environ, "fail-on-error"),
         base_ref=_raw(environ, "base-ref"),
+        changed_only=_bool(environ, "changed-only"),
     )
 
 

@@ -22,6 +22,7 @@ OUTPUTS = (
     "artifact-digest",
     "rows-written",
     "summary-json",
+    "pipelines",
 )
 
 
@@ -40,5 +41,6 @@ def outputs(report: Report) -> dict[str, str]:
         "artifact-digest": (artifact.digest or "") if uploaded and artifact else "",
         "rows-written": "" if rows is None else str(rows),
         "summary-json": json.dumps(report.to_dict(), sort_keys=True, ensure_ascii=False),
+        "pipelines": "" if report.listed is None else json.dumps(report.listed),
     }
     return {name: report.masker.mask(value) for name, value in values.items()}

@@ -19,7 +19,7 @@ from osiris.action.plandiff import diff_plans
 from osiris.action.report import PipelineResult
 from osiris.errors import PipelineError, UsageError
 
-__all__ = ["base_ref", "plan_diffs", "secret_fields"]
+__all__ = ["base_ref", "list_pipelines", "plan_diffs", "secret_fields"]
 
 
 def base_ref(inputs_base: str, environ: Any) -> str:
@@ -110,10 +110,56 @@ def plan_diffs(ctx: Context) -> None:
         ctx.report.pipelines.append(result)
 
 
+def list_pipelines(ctx: Context) -> None:
+    """`command: list`: every pipeline, or with `changed-only` those whose compiled plan is not
+    the one at the base ref (new pipelines, and ones that do not compile here, included: their
+    matrix job reports them). The paths go to the `pipelines` output."""
+    listed: list[str] = []
+    ref = top = None
+    if ctx.inputs.changed_only:
+        ref = base_ref(ctx.inputs.base_ref, ctx.environ)
+        top = _toplevel(ctx.cwd)
+        if _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode:
+            raise UsageError(
+                f"the base ref '{ref}' is not in this checkout",
+                hint="check out with `fetch-depth: 0` (actions/checkout), or fetch the base first",
+            )
+    for path in ctx.paths:
+        head = ctx.manifests.get(path)
+        note = ""
+        if ref is None or top is None:
+            include = True
+        elif head is None:
+            include, note = True, "does not compile here; its job will say why"
+        else:
+            base, why = _base_manifest(ctx, top, ref, path)
+            include = base is None or base["fingerprint"] != head["fingerprint"]
+            if not include:
+                note = f"same plan as at {ref}"
+            elif base is None:
+                note = f"did not compile at {ref}" if why else "new"
+            else:
+                note = f"plan changed since {ref}"
+        result = PipelineResult(
+            ctx.rel(path),
+            "listed" if include else "unchanged",
+            0,
+            name=head["pipeline"]["name"] if head else "",
+            fingerprint=head["fingerprint"] if head else None,
+            base_label=ref or "",
+        )
+        if note:
+            result.notes.append(note)
+        ctx.report.pipelines.append(result)
+        if include:
+            listed.append(Path(path).as_posix())
+    ctx.report.listed = listed
+
+
 def _base_manifest(
     ctx: Context, top: Path, ref: str, path: str
 ) -> tuple[dict[str, Any] | None, str]:
-    from osiris.commands.pipeline import compile_with
+    from osiris.api import compile_file
     from osiris.connections import find_connections_file
 
     head_path = ctx.cwd / path
@@ -136,7 +182,7 @@ def _base_manifest(
         if connections is not None:
             loaded = _with_connections(ctx, (ctx.cwd / connections).resolve())
         try:
-            data = compile_with(base_path, loaded, dict(ctx.inputs.params)).data
+            data = compile_file(base_path, loaded, dict(ctx.inputs.params)).data
         except PipelineError as exc:
             n = len(exc.problems)
             return None, (

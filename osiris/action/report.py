@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["ArtifactResult", "PipelineResult", "Report", "StepRow"]
 
 # Statuses that mean "this pipeline needs attention"; the first one found is the overall status.
-_OK_STATUSES = ("succeeded", "dry_run", "valid", "compiled", "unchanged", "changed")
+_OK_STATUSES = ("succeeded", "dry_run", "valid", "compiled", "unchanged", "changed", "listed")
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class Report:
     error: str | None = None  # an error that stopped the action itself
     error_code: int = EXIT_OK
     masker: Masker = field(default_factory=Masker)
+    listed: list[str] | None = None  # `list`: the paths it gives, relative to working-directory
 
     @property
     def exit_code(self) -> int:
@@ -110,6 +111,8 @@ class Report:
                 return pipeline.status
         if any(p.status == "changed" for p in self.pipelines):
             return "changed"
+        if self.command == "list":
+            return "listed"
         return self.pipelines[0].status if self.pipelines else "error"
 
     @property

@@ -40,6 +40,8 @@ def render(report: Report) -> str:
         parts += _validate(report)
     elif report.command == "compile":
         parts += _compile(report)
+    elif report.command == "list":
+        parts += _list(report)
     else:
         parts += _plans(report)
     return "\n".join(parts).rstrip("\n") + "\n"
@@ -96,6 +98,16 @@ def _run(report: Report) -> list[str]:
         lines.append(
             f"| {label} | {session} | {_status(p.status)} | {_number(p.rows_read)} "
             f"| {_number(p.rows_written)} | {_duration(p.duration_ms)} |"
+        )
+    if len(report.pipelines) > 1:
+        counts: dict[str, int] = {}
+        for p in report.pipelines:
+            counts[p.status] = counts.get(p.status, 0) + 1
+        tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+        lines.append(
+            f"| **Total: {len(report.pipelines)} pipelines** | | {tally} "
+            f"| {_number(sum(p.rows_read or 0 for p in report.pipelines))} "
+            f"| {_number(sum(p.rows_written or 0 for p in report.pipelines))} | |"
         )
     lines.append("")
     for p in report.pipelines:
@@ -207,6 +219,21 @@ def _compile(report: Report) -> list[str]:
             lines += [f"**Error:** {_text(p.error)}", ""]
         lines += _problems(p)
     return lines
+
+
+def _list(report: Report) -> list[str]:
+    listed = report.listed or []
+    lines = [
+        f"{len(listed)} of {len(report.pipelines)} pipelines listed in the `pipelines` output.",
+        "",
+        "| Pipeline | Listed | Why |",
+        "|---|---|---|",
+    ]
+    for p in report.pipelines:
+        label = f"{_cell(p.name)}<br>{_cell_code(p.file)}" if p.name else _cell_code(p.file)
+        mark = "yes" if p.status == "listed" else "no"
+        lines.append(f"| {label} | {mark} | {_cell('; '.join(p.notes))} |")
+    return [*lines, ""]
 
 
 def _plans(report: Report) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from osiris.commands.components import components_list, components_show
 from osiris.commands.config import config_show
 from osiris.commands.connections import connections_doctor, connections_list
-from osiris.commands.crash import report_crash
 from osiris.commands.e2b import e2b_template_build
 from osiris.commands.logs import logs
 from osiris.commands.pipeline import compile_one, validate
@@ -20,7 +19,6 @@ __all__ = [
     "connections_list",
     "e2b_template_build",
     "logs",
-    "report_crash",
     "run",
     "validate",
 ]

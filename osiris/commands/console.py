@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,11 @@ def _secs(ms: Any) -> str:
 
 
 class Console:
-    def __init__(
-        self, session: Session, *, quiet: bool, verbose: bool, level: str = "INFO"
-    ) -> None:
-        self.session = session
+    """`osiris run`'s terminal: a RunObserver (osiris.api) that prints as the run goes."""
+
+    session: Session
+
+    def __init__(self, *, quiet: bool, verbose: bool, level: str = "INFO") -> None:
         self.quiet = quiet
         configured = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         self.log_level = logging.DEBUG if verbose else configured
@@ -39,13 +41,17 @@ class Console:
             sys.stdout.write("\r\x1b[K")
             self._counter_shown = False
 
-    def start(self, data: dict[str, Any], executor: str, dry_run: bool) -> None:
+    def started(self, session: Session, data: Mapping[str, Any], dry_run: bool) -> None:
+        self.session = session
         n = len(data["steps"])
         verb = "Dry-running" if dry_run else "Running"
         self._print(
             f"{verb} {data['pipeline']['name']} ({n} step{'s' if n != 1 else ''}) "
-            f"with the {executor} executor — session {self.session.id}"
+            f"with the {session.data.get('executor')} executor — session {session.id}"
         )
+
+    def notice(self, text: str) -> None:
+        print(text, file=sys.stderr)
 
     def progress(self, event: str, fields: dict[str, Any]) -> None:
         step = fields.get("step", "")
@@ -71,7 +77,7 @@ class Console:
         elif event == "step_failed":
             self._print(f"  FAILED {step}: [{fields.get('error_code')}] {fields.get('message')}")
 
-    def finish(self, result: RunResult, bundle: Path | None) -> None:
+    def finish(self, result: RunResult) -> None:
         self._clear_counter()
         s = self.session
         steps = result.steps
@@ -106,8 +112,8 @@ class Console:
         for rel in result.outputs:
             shown = Path(result.output_dir) / rel if result.output_dir else s.outputs / rel
             print(f"  output:  {_near(shown)}", file=stream)
-        if bundle is not None:
-            print(f"  bundle:  {bundle}", file=stream)
+        if result.bundle is not None:
+            print(f"  bundle:  {result.bundle}", file=stream)
 
 
 def _near(path: Path) -> Path:

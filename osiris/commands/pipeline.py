@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris.commands import compiled
-from osiris.errors import PipelineError, UsageError
+from osiris.api import compile_file
+from osiris.errors import PipelineError
+from osiris.pipeline import compiled
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
     from osiris.pipeline import Manifest
-
-
-def compile_with(path: Path, loaded: LoadedConfig, params: dict[str, str]) -> Manifest:
-    from osiris.pipeline import compile_pipeline
-
-    connections = loaded.get("connections_file")
-    if connections and not Path(connections).is_file():
-        source = loaded.sources.get("connections_file", "configuration")
-        raise UsageError(
-            f"connections file {connections} ({source}) does not exist",
-            hint="fix the path, or leave it unset to use osiris_connections.yaml next to the "
-            "pipeline",
-        )
-    return compile_pipeline(
-        path,
-        params=params,
-        environ=os.environ,
-        connections_file=Path(connections) if connections else None,
-        run_settings=loaded.run_settings(loaded.get("runner.executor")),
-    )
 
 
 def print_warnings(manifest: Manifest) -> None:
@@ -47,7 +27,7 @@ def validate(paths: list[Path], *, loaded: LoadedConfig, params: dict[str, str],
     code = 0
     for path in paths:
         try:
-            manifest = compile_with(path, loaded, params)
+            manifest = compile_file(path, loaded, params)
         except PipelineError as exc:
             code = exc.exit_code
             results.append(
@@ -79,7 +59,7 @@ def compile_one(
     path: Path, *, loaded: LoadedConfig, params: dict[str, str], out: Path | None, fmt: str
 ) -> int:
     try:
-        manifest = compile_with(path, loaded, params)
+        manifest = compile_file(path, loaded, params)
     except PipelineError as exc:
         if fmt == "json":
             print(json.dumps(exc.to_dict(), indent=2))

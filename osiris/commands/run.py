@@ -1,30 +1,31 @@
-"""`osiris run`: compile, open a session, hand the run to the configured runner, summarise."""
+"""`osiris run`: compile, run through the configured runner (osiris.api), summarise.
+
+One pipeline prints a line per step event and a summary. Several run side by side (up to
+`--parallel` / runner.max_parallel_runs at once), each in its own session with its own runner;
+the console then shows a line per pipeline as it ends, and a total. The exit code is the worst.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris.commands import compiled
 from osiris.commands.console import Console
-from osiris.commands.pipeline import compile_with, print_warnings
-from osiris.errors import EXIT_INTERNAL, OsirisError, PipelineError, UsageError
+from osiris.errors import EXIT_INTERRUPTED, EXIT_OK, PipelineError
 
 if TYPE_CHECKING:
     from osiris.config import LoadedConfig
+    from osiris.pipeline.compiled import Compiled
     from osiris.runners import RunResult
     from osiris.runners.local import WarmExecutor
-    from osiris.session import Session
-
-
-SHORT_SECRET = 8
 
 
 def run(
-    path: Path,
+    paths: list[Path],
     *,
     loaded: LoadedConfig,
     params: dict[str, str],
@@ -32,139 +33,134 @@ def run(
     quiet: bool,
     as_json: bool,
     verbose: bool,
+    parallel: int | None = None,
     warm: WarmExecutor | None = None,
 ) -> int:
-    from osiris.runners import PreparedRun, get_runner
-    from osiris.runners.local import LocalRunner
-    from osiris.session import Masker, Session
+    from osiris import api
+    from osiris.commands.pipeline import print_warnings
 
-    if compiled.is_manifest(path):
-        source = _compiled_source(path, loaded, params)
-    else:
+    sources: list[tuple[Path, Compiled | None]] = []
+    worst = EXIT_OK
+    for path in paths:
         try:
-            manifest = compile_with(path, loaded, params)
+            source = api.prepare(path, loaded=loaded, params=params)
         except PipelineError as exc:
             print(exc.format(), file=sys.stderr)
-            return exc.exit_code
-        print_warnings(manifest)
-        source = compiled.Compiled(
-            manifest, str(path), path.read_text(encoding="utf-8"), path.parent.resolve()
+            worst = max(worst, exc.exit_code)
+            sources.append((path, None))
+            continue
+        print_warnings(source.manifest)
+        sources.append((path, source))
+    if len(paths) == 1:
+        only = sources[0][1]
+        if only is None:
+            return worst
+        console = Console(
+            quiet=quiet or as_json, verbose=verbose, level=loaded.get("logging.level")
         )
-    manifest = source.manifest
+        result = api.run(
+            only, loaded=loaded, runner=api.build_runner(loaded, warm=warm), dry_run=dry_run,
+            observer=console,
+        )  # fmt: skip
+        if as_json:
+            print(json.dumps(_summary(result, console), indent=2, sort_keys=True))
+        else:
+            console.finish(result)
+        return result.exit_code
+    return _run_several(
+        sources, worst, loaded=loaded, dry_run=dry_run, quiet=quiet, as_json=as_json,
+        parallel=parallel or loaded.get("runner.max_parallel_runs"),
+    )  # fmt: skip
+
+
+def _run_several(
+    sources: list[tuple[Path, Compiled | None]],
+    worst: int,
+    *,
+    loaded: LoadedConfig,
+    dry_run: bool,
+    quiet: bool,
+    as_json: bool,
+    parallel: int,
+) -> int:
+    from osiris import api
+
+    runnable = [s for _, s in sources if s is not None]
+    t0 = time.monotonic()
     executor = loaded.get("runner.executor")
-    runner_cls = get_runner(executor)
-    data = manifest.data
-    env_names = sorted({*data["env"]["required"], *data["env"]["optional"], *data["env"]["secret"]})
-    env = {n: os.environ[n] for n in env_names if n in os.environ}
-    masker = Masker.from_manifest(data, env)
-    short = [value for value in masker.secrets if len(value) < SHORT_SECRET]
-    if short:
-        # masking is by value: a short secret also hides every unrelated text that contains it
+    if not (quiet or as_json):
         print(
-            f"warning: {len(short)} secret value(s) shorter than {SHORT_SECRET} characters; "
-            "osiris masks them wherever they appear, which can hide names and paths too",
-            file=sys.stderr,
+            f"Running {len(runnable)} pipelines, up to {parallel} at a time, with the {executor} "
+            "executor",
+            flush=True,
         )
-    logs_dir = Path(loaded.get("logging.logs_dir"))
-    try:
-        session = Session.create(
-            logs_dir,
-            pipeline_name=data["pipeline"]["name"],
-            pipeline_file=source.pipeline_file,
-            executor=executor,
-            events=loaded.get("logging.events"),
-            masker=masker,
-        )
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create a session directory in {logs_dir}: {exc.strerror}",
-            hint="pass --logs-dir DIR or set logging.logs_dir to a writable directory",
-        ) from exc
-    console = Console(
-        session, quiet=quiet or as_json, verbose=verbose, level=loaded.get("logging.level")
-    )
-    with session, session.logging(console_level=console.log_level):
-        console.start(data, executor, dry_run)
-        if source.pipeline_text is not None:
-            session.write_artifact("pipeline.yaml", source.pipeline_text)
-        session.write_artifact("manifest.json", manifest.to_json())
-        session.update(fingerprint=manifest.fingerprint)
-        session.emit(
-            "run_start",
-            pipeline=data["pipeline"]["name"],
-            executor=executor,
-            fingerprint=manifest.fingerprint,
-            dry_run=dry_run,
-            steps=len(data["steps"]),
-        )
-        for warning in manifest.warnings:
-            session.emit("compile_warning", **warning.to_dict())
-        prepared = PreparedRun(
-            manifest, source.input_root, env, dry_run=dry_run, output_dir=Path.cwd()
-        )
-        try:
-            with runner_cls.from_config(loaded.config) as runner:
-                if warm is not None and isinstance(runner, LocalRunner):
-                    runner.adopt(warm)
-                result = runner.run(prepared, session, on_progress=console.progress)
-        except Exception:
-            from osiris.commands.crash import report_crash
+    consoles: dict[int, Console] = {}
 
-            log = report_crash(session.path / "osiris.log")
-            session.finalize(
-                "failed", EXIT_INTERNAL, {"code": "internal.error", "message": "unexpected error"}
-            )
-            print(f"error: unexpected error, please report it; details in {log}", file=sys.stderr)
-            return EXIT_INTERNAL
-        session.update(
-            rows_read=result.rows_read,
-            rows_written=result.rows_written,
-            outputs=result.outputs,
-            output_dir=result.output_dir,
-        )
-        session.finalize(result.status, result.exit_code, result.error)
-        bundle = _bundle_on_failure(session, result, loaded)
+    def observer_for(source: Compiled) -> Console:
+        console = Console(quiet=True, verbose=False, level=loaded.get("logging.level"))
+        consoles[id(source)] = console
+        return console
+
+    printing = threading.Lock()
+
+    def done(source: Compiled, result: RunResult) -> None:
+        if not (quiet or as_json):
+            with printing:  # runs end on their own threads; a line is written whole
+                print(_line(source, result, consoles.get(id(source))), flush=True)
+
+    results = api.run_many(
+        runnable, loaded=loaded, parallel=parallel, dry_run=dry_run,
+        observer_for=observer_for, on_done=done,
+    )  # fmt: skip
+    if any(r.exit_code == EXIT_INTERRUPTED for r in results):
+        print("interrupted: every run was stopped; their sessions say so", file=sys.stderr)
+    by_source = dict(zip((id(s) for s in runnable), results, strict=True))
+    worst = max([worst, *(r.exit_code for r in results)])
+    ok = sum(1 for r in results if r.status in ("succeeded", "dry_run"))
+    invalid = sum(1 for _, s in sources if s is None)
     if as_json:
-        print(json.dumps(_summary(session, result, bundle), indent=2, sort_keys=True))
-    else:
-        console.finish(result, bundle)
-    return result.exit_code
-
-
-def _compiled_source(path: Path, loaded: LoadedConfig, params: dict[str, str]) -> compiled.Compiled:
-    """A compiled manifest to run as it is: what compile bound cannot change now."""
-    if params:
-        raise UsageError(
-            "--param cannot change a compiled manifest (parameters are bound when compiling)",
-            hint="pass --param to `osiris compile`, or run the pipeline file",
-        )
-    for key, flag in (("runner.timeout_seconds", "--timeout"),):
-        if loaded.sources.get(key) == f"cli {flag}":
-            raise UsageError(
-                f"{flag} cannot change a compiled manifest (limits are part of it)",
-                hint=f"pass {flag} to `osiris compile`, or run the pipeline file",
-            )
-    return compiled.load(path)
-
-
-def _bundle_on_failure(session: Session, result: RunResult, loaded: LoadedConfig) -> Path | None:
-    if result.status in ("succeeded", "dry_run") or not loaded.get("runner.bundle_on_failure"):
-        return None
-    from osiris.session.commands import bundle_session
-
-    try:
-        return bundle_session(session.path, masker=session.masker)
-    except (OSError, OsirisError) as exc:
-        print(f"warning: could not bundle the session: {exc}", file=sys.stderr)
-        return None
-
-
-def _summary(session: Session, result: RunResult, bundle: Path | None) -> dict[str, Any]:
-    return session.masker.mask_obj(
-        {
-            "session_id": session.id,
-            "session_dir": str(session.path),
-            **result.to_dict(),
-            "bundle": str(bundle) if bundle else None,
-        }
+        rows = []
+        for path, source in sources:
+            if source is None:
+                rows.append({"pipeline_file": str(path), "status": "invalid"})
+                continue
+            result = by_source[id(source)]
+            rows.append({"pipeline_file": str(path), **_summary(result, consoles[id(source)])})
+        print(json.dumps({"exit_code": worst, "runs": rows}, indent=2, sort_keys=True))
+        return worst
+    total = f"{len(sources)} pipelines: {ok} ok"
+    if len(results) - ok:
+        total += f", {len(results) - ok} failed"
+    if invalid:
+        total += f", {invalid} invalid"
+    seconds = time.monotonic() - t0
+    print(
+        f"Total: {total} in {seconds:.2f}s (exit {worst})", file=sys.stderr if worst else sys.stdout
     )
+    return worst
+
+
+def _line(source: Compiled, result: RunResult, console: Console | None) -> str:
+    name = source.manifest.data["pipeline"]["name"]
+    text = (
+        f"  {result.status:<11} {name} ({source.pipeline_file}) in {result.duration_ms / 1000:.2f}s"
+    )
+    if result.status == "succeeded":
+        text += f": {result.rows_read:,} rows read, {result.rows_written:,} written"
+    elif result.error:
+        text += f": [{result.error.get('code', 'error')}] {result.error.get('message', '')}"
+    if result.session_dir is not None:
+        text += f" — session {result.session_dir}"
+    masker = getattr(getattr(console, "session", None), "masker", None)
+    return masker.mask(text) if masker is not None else text
+
+
+def _summary(result: RunResult, console: Console) -> dict[str, Any]:
+    data = {
+        "session_id": result.session_id,
+        "session_dir": str(result.session_dir) if result.session_dir else None,
+        **result.to_dict(),
+        "bundle": str(result.bundle) if result.bundle else None,
+    }
+    session = getattr(console, "session", None)
+    return session.masker.mask_obj(data) if session is not None else data

@@ -71,6 +71,7 @@ class E2BConfig(_Section):
     memory_mb: int | None = Field(None, gt=0, description="an integer greater than 0 or null")
     network: E2BNetworkConfig = Field(default_factory=E2BNetworkConfig, description="a mapping")
     env_from_secrets: list[EnvName] = Field([], description="a list of environment variable names")
+    wait_for_sandbox_seconds: int = Field(600, ge=0, description="an integer, 0 or more")
 
 
 class RunnerConfig(_Section):
@@ -83,6 +84,7 @@ class RunnerConfig(_Section):
     bundle_on_failure: bool = Field(True, description="true or false")
     max_parallel_steps: int = Field(4, ge=1, description="an integer, 1 or more")
     on_failure: Literal["stop", "continue"] = Field("stop", description="one of stop, continue")
+    max_parallel_runs: int = Field(1, ge=1, description="an integer, 1 or more")
     e2b: E2BConfig = Field(default_factory=E2BConfig, description="a mapping")
 
 

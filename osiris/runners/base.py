@@ -84,6 +84,10 @@ class RunResult:
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # relative to session.outputs
     output_dir: str | None = None  # where the outputs were also placed
+    # set by osiris.api.run, which opened the session
+    session_id: str | None = None
+    session_dir: Path | None = None
+    bundle: Path | None = None  # the session's zip, when a failed run was bundled
 
     @property
     def rows_read(self) -> int:
@@ -104,11 +108,18 @@ class RunResult:
             "rows_written": self.rows_written,
             "outputs": self.outputs,
             "output_dir": self.output_dir,
-        }
+        }  # the session fields are the caller's to add (osiris run --json names them)
 
 
 class Runner(ABC):
     name: str = ""
+    _interrupted = False
+
+    def interrupt(self) -> None:
+        """Stop the run from another thread (its executor, or its sandbox); the run then ends
+        as interrupted. Safe to call at any time, also before or after the run."""
+        self._interrupted = True
+        self._stop()
 
     @classmethod
     def from_config(cls, config: OsirisConfig) -> Runner:
@@ -136,7 +147,11 @@ class Runner(ABC):
                     session.emit("run_complete", status="dry_run", exit_code=EXIT_OK)
                     return RunResult(status, exit_code, _ms_since(t0), None, relay.steps, [])
                 session.emit("run_submit", executor=self.name)
+                if self._interrupted:
+                    raise KeyboardInterrupt
                 child_code = self._execute(prepared, session, relay)
+                if self._interrupted:
+                    raise KeyboardInterrupt
                 status, exit_code, error = _outcome(child_code, relay)
             except LimitExceededError as exc:
                 self._stop()
@@ -147,7 +162,13 @@ class Runner(ABC):
                 error = {"code": "interrupted", "message": "the run was interrupted"}
             except RunnerError as exc:
                 self._stop()
-                error = {"code": "runner.error", "message": exc.message}
+                if self._interrupted:  # the sandbox went away because we stopped it
+                    status, exit_code = "interrupted", EXIT_INTERRUPTED
+                    error = {"code": "interrupted", "message": "the run was interrupted"}
+                else:
+                    error = {"code": "runner.error", "message": exc.message}
+                    if exc.hint:
+                        error["hint"] = exc.hint
             except (ConnectionsError, UsageError) as exc:
                 exit_code = exc.exit_code
                 error = {"code": "config.invalid", "message": exc.message, "hint": exc.hint}

@@ -59,9 +59,11 @@ def sdk_errors(doing: str, *, template: str = "") -> Iterator[None]:
             hint="check E2B_API_KEY (https://e2b.dev/dashboard) or pass --executor local",
         ) from exc
     except e2b.RateLimitException as exc:
+        said = str(exc).splitlines()[0] if str(exc) else "429"
         raise RunnerError(
-            f"E2B rate limit or sandbox quota reached while {doing}",
-            hint="wait and retry, or raise your E2B plan's concurrency",
+            f"E2B rate limit or sandbox quota reached while {doing}: {said}",
+            hint="run fewer pipelines at once (--parallel, runner.max_parallel_runs), wait "
+            "longer (runner.e2b.wait_for_sandbox_seconds) or raise your E2B plan's concurrency",
         ) from exc
     except e2b.SandboxNotFoundException as exc:
         raise RunnerError(f"the sandbox is gone while {doing} (it died or timed out)") from exc
@@ -138,9 +140,13 @@ class E2BRunner(Runner):
         sandbox_timeout: int = 3600,
         env_from_secrets: Sequence[str] = (),
         environ: Mapping[str, str] | None = None,
+        wait_for_sandbox: float = 600,
     ) -> None:
+        """`wait_for_sandbox`: how long to keep asking when E2B answers a create with 429
+        (the team's concurrent sandboxes are all in use, or its create rate is reached)."""
         self.image = image
         self.sandbox_timeout = sandbox_timeout
+        self.wait_for_sandbox = wait_for_sandbox
         self.env_from_secrets = list(env_from_secrets)
         self._environ = environ
         self._sandbox: Any = None
@@ -154,6 +160,7 @@ class E2BRunner(Runner):
             image=e2b.image,
             sandbox_timeout=e2b.timeout_seconds,
             env_from_secrets=e2b.env_from_secrets,
+            wait_for_sandbox=e2b.wait_for_sandbox_seconds,
         )
 
     def _prepare(self, prepared: PreparedRun, session: Session) -> None:
@@ -174,7 +181,9 @@ class E2BRunner(Runner):
         limit = int(prepared.limits.get("timeout_seconds") or self.sandbox_timeout)
         t0 = time.monotonic()
         with sdk_errors("creating the sandbox", template=self.image):
-            self._sandbox = sdk.Sandbox.create(
+            self._sandbox = self._create(
+                sdk,
+                session,
                 template=self.image,
                 timeout=min(self.sandbox_timeout, limit + SANDBOX_GRACE_SECONDS),
                 metadata={
@@ -191,6 +200,31 @@ class E2BRunner(Runner):
         session.update(sandbox_id=self._sandbox.sandbox_id)
         self._upload(prepared, session)
         self._ensure_osiris(session)
+
+    def _create(self, sdk: Any, session: Session, **options: Any) -> Any:
+        """`Sandbox.create`, waiting while E2B says the limit is reached (429): the SDK retries
+        a few times within seconds; with many runs at once a slot frees only when another run
+        ends, so this keeps asking with a growing pause, up to `wait_for_sandbox` seconds."""
+        waited, pause = 0.0, 2.0
+        while True:
+            try:
+                return sdk.Sandbox.create(**options)
+            except sdk.RateLimitException as exc:
+                left = self.wait_for_sandbox - waited
+                if left <= 0 or self._interrupted:
+                    raise
+                pause = min(pause, left)
+                said = str(exc).splitlines()[0] if str(exc) else "429"
+                note = f"E2B refused a new sandbox ({said}); asking again in {pause:.0f} s"
+                log.warning(note)
+                session.emit("run_notice", message=note)
+                deadline = time.monotonic() + pause
+                while time.monotonic() < deadline and not self._interrupted:
+                    time.sleep(0.1)
+                if self._interrupted:
+                    raise KeyboardInterrupt from None
+                waited += pause
+                pause = min(pause * 2, 30.0)
 
     def _upload(self, prepared: PreparedRun, session: Session) -> None:
         files = [(f"{RUN_DIR}/manifest.json", prepared.manifest.to_json().encode())]

@@ -102,24 +102,18 @@ class WarmExecutor:
         self._taken = False
 
     @classmethod
-    def start_for(
-        cls, args: Mapping[str, Any], environ: Mapping[str, str] | None = None
-    ) -> WarmExecutor | None:
-        """Start one for `osiris run` args, unless the run will not use the LocalRunner (or
-        is a dry run, which starts no executor)."""
+    def start(cls, pipeline: Path, environ: Mapping[str, str] | None = None) -> WarmExecutor | None:
+        """Start one that preloads what `pipeline` needs; None if it cannot start (the run
+        then starts its executor the usual way)."""
         env = os.environ if environ is None else environ
-        chosen = args.get("--executor") or env.get("OSIRIS_RUNNER__EXECUTOR") or "local"
-        if args.get("--dry-run") or chosen != "local" or env.get("OSIRIS_WARM_START", "1") == "0":
-            return None
-        pipeline = Path(args["<pipeline>"][0]).resolve()
         try:
             proc = _spawn(
-                ["--stdin", f"--preload={pipeline}"],
+                ["--stdin", f"--preload={pipeline.resolve()}"],
                 env=child_environment(None, env),
                 stdin=subprocess.PIPE,
             )
         except OSError:
-            return None  # the run starts the executor the usual way
+            return None
         return cls(proc)
 
     def hand_over(self, request: dict[str, Any]) -> subprocess.Popen[str]:
@@ -147,16 +141,16 @@ class WarmExecutor:
 class LocalRunner(Runner):
     name = "local"
 
-    def __init__(self, *, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, environ: dict[str, str] | None = None, warm: WarmExecutor | None = None
+    ) -> None:
+        """`warm`: an executor the caller started early; the run goes to it rather than to a
+        new process (and it is discarded if the run never starts)."""
         self._parent_env = environ
         self._proc: subprocess.Popen[str] | None = None
         self._workdir: Path | None = None
         self._manifest: Path | None = None
         self._pid: int | None = None
-        self._warm: WarmExecutor | None = None
-
-    def adopt(self, warm: WarmExecutor) -> None:
-        """Run the next run in `warm` (started by the CLI) rather than in a new process."""
         self._warm = warm
 
     def _prepare(self, prepared: PreparedRun, session: Session) -> None:
@@ -272,6 +266,12 @@ class LocalRunner(Runner):
             shutil.rmtree(self._workdir, ignore_errors=True)
             info["removed"] = not self._workdir.exists()
         return info
+
+    def close(self) -> None:
+        warm, self._warm = self._warm, None
+        if warm is not None:  # the run never started (a dry run, an error before it)
+            warm.discard()
+        super().close()
 
 
 def _pump(name: str, stream: IO[str] | None, out: queue.Queue[Item]) -> None:

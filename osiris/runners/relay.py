@@ -79,8 +79,10 @@ class ProgressRelay:
                     outputs=msg.get("outputs", []),
                 )
             elif name == "step_failed":
+                # a step the run's stop cut off was interrupted, not failed
+                stopped = msg.get("error_code") == "interrupted"
                 info.update(
-                    status="failed",
+                    status="interrupted" if stopped else "failed",
                     duration_ms=msg.get("duration_ms"),
                     error={"code": msg.get("error_code"), "message": msg.get("message")},
                 )

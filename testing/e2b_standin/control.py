@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ def _iso(ts: float) -> str:
 class ControlPlane:
     def __init__(self, standin: E2BStandin) -> None:
         self._standin = standin
+        self._creating = threading.Lock()  # the concurrency limit is checked and taken at once
 
     def __call__(self, request: Request, start_response: StartResponse) -> list[bytes]:
         if request.header("X-API-KEY") != self._standin.api_key:
@@ -84,7 +86,18 @@ class ControlPlane:
         template = str(body.get("templateID", ""))
         if template not in self._standin.templates:
             return api_error(start_response, 404, f"template '{template}' not found")
-        sandbox = self._standin.new_sandbox(body)
+        with self._creating:
+            limit = faults.max_sandboxes
+            if limit is not None and len(self._standin.sandbox_objects()) >= limit:
+                faults.refused += 1
+                # the real API's answer when a team's concurrent sandboxes are all in use
+                return api_error(
+                    start_response,
+                    429,
+                    f"you have reached the maximum number of concurrent E2B sandboxes ({limit}). "
+                    "If you need more, please contact us at 'https://e2b.dev/docs/getting-help'",
+                )
+            sandbox = self._standin.new_sandbox(body)
         return json_response(start_response, 201, self._sandbox_body(sandbox))
 
     def _sandbox_body(self, sandbox: Sandbox) -> dict[str, Any]:

@@ -62,9 +62,13 @@ class Faults:
         later call gets the answers for a sandbox that is gone.
     drop_stream_on_output: when a command prints this text, its output stream is cut (the
         TCP connection closes with no end event); the process itself keeps running.
+    max_sandboxes: the team's concurrent sandbox limit: a create while this many are alive is
+        answered 429 with the real API's message (counted in `refused`).
     """
 
     create_errors: list[int] = field(default_factory=list)
     upload_delay: float = 0.0
     die_on_output: str | None = None
     drop_stream_on_output: str | None = None
+    max_sandboxes: int | None = None
+    refused: int = 0

@@ -86,6 +86,7 @@ def test_a_successful_run(workspace: Path, capsys: pytest.CaptureFixture[str]) -
         "artifact-url": "",
         "artifact-digest": "",
         "rows-written": "24",
+        "pipelines": "",
     }
     with zipfile.ZipFile(workspace / outputs["bundle-path"]) as bundle:
         assert f"{session}/artifacts/outputs/output/revenue.csv" in bundle.namelist()
@@ -314,6 +315,41 @@ def test_several_pipelines(workspace: Path, capsys: pytest.CaptureFixture[str]) 
         "::notice title=Osiris::Artifact upload skipped: the upload-artifact input is false. "
         f"Session bundle: logs/{first}.zip, logs/{second}.zip"
     )
+
+
+def test_several_pipelines_side_by_side(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nap = (
+        'oml_version: "0.1.0"\nname: nap-{i}\nsteps:\n  - id: nap\n    component: '
+        "testkit.sleeper\n    mode: extract\n    config: {{seconds: 1, heartbeat: 0.2}}\n"
+    )
+    for i in range(3):
+        (workspace / "examples" / f"nap-{i}.yaml").write_text(nap.format(i=i))
+    env = action_env(
+        workspace, {"pipeline": "examples/nap-*.yaml", "upload-artifact": "false", "parallel": "3"}
+    )
+
+    assert main(env) == 0
+
+    outputs = read_outputs(env)
+    ids = outputs["session-id"].split("\n")
+    assert len(ids) == 3
+    summary = json.loads(outputs["summary-json"])
+    assert [p["status"] for p in summary["pipelines"]] == ["succeeded"] * 3
+    spans = []
+    for sid in ids:
+        info = json.loads((workspace / "logs" / sid / "session.json").read_text("utf-8"))
+        spans.append((info["started_at"], info["ended_at"]))
+    assert max(a for a, _ in spans) < min(b for _, b in spans)  # all three ran at once
+    out = capsys.readouterr().out
+    assert "::group ::osiris run: 3 pipelines, up to 3 at a time" in out
+    for i in range(3):
+        assert f"examples/nap-{i}.yaml: succeeded (exit 0), session run_" in out
+    assert out.count("::group ::") == 1
+    written = read_summary(env)
+    assert "| nap-0<br>`examples/nap-0.yaml` |" in written
+    assert "| **Total: 3 pipelines** | | 3 succeeded | 3 | 0 | |" in written, written
 
 
 @pytest.mark.parametrize(

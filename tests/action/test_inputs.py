@@ -76,7 +76,7 @@ def test_every_input_as_github_passes_it() -> None:
         (
             "COMMAND",
             "deploy",
-            "input 'command' must be one of run, validate, compile, plan-diff, got 'deploy'",
+            "input 'command' must be one of run, validate, compile, plan-diff, list, got 'deploy'",
         ),
         ("EXECUTOR", "docker", "input 'executor' must be one of auto, local, e2b, got 'docker'"),
         ("DRY-RUN", "yes", "input 'dry-run' must be true or false, got 'yes'"),

@@ -150,13 +150,10 @@ steps:
 def test_independent_branches_run_at_the_same_time(tmp_path):
     code, events = run(tmp_path, NAPS, max_parallel=2)
     assert code == 0
-    # b starts while a still sleeps
-    assert order_of(events, "step_start", "step_complete") == [
-        ("step_start", "a"),
-        ("step_start", "b"),
-        ("step_complete", "a"),
-        ("step_complete", "b"),
-    ]
+    # b starts while a still sleeps (which of the two equal naps ends first is not defined)
+    seen = order_of(events, "step_start", "step_complete")
+    assert seen[:2] == [("step_start", "a"), ("step_start", "b")]
+    assert sorted(seen[2:]) == [("step_complete", "a"), ("step_complete", "b")]
     code, events = run(tmp_path, NAPS, max_parallel=1)
     assert order_of(events, "step_start", "step_complete") == [
         ("step_start", "a"),

@@ -100,24 +100,35 @@ def test_a_warm_executor_that_died_is_replaced_by_a_fresh_one(tmp_path):
     pipeline = write_pipeline(tmp_path, PROBE_THEN_NAP.replace("seconds: 2", "seconds: 0"))
     (tmp_path / "osiris_connections.yaml").write_text(PROBE_CONNECTIONS)
     env = {"TESTDB_PASSWORD": SECRET, "TESTDB_DSN": "postgresql://etl@db/x"}
-    warm = WarmExecutor.start_for({"<pipeline>": [str(pipeline)]}, environ={**os.environ})
+    warm = WarmExecutor.start(pipeline, environ={**os.environ})
     assert warm is not None
     warm.proc.kill()
     warm.proc.wait(timeout=10)
-    runner = LocalRunner()
-    runner.adopt(warm)
+    runner = LocalRunner(warm=warm)
     outcome = run_pipeline(tmp_path, runner, pipeline, env=env)
     assert outcome.result.status == "succeeded", outcome.events()
     assert outcome.session_json()["executor_pid"] != warm.proc.pid
 
 
-def test_only_runs_on_the_local_executor_are_warm_started(tmp_path):
-    args = {"<pipeline>": [str(tmp_path / "p.yaml")]}
-    assert WarmExecutor.start_for({**args, "--executor": "e2b"}, environ={}) is None
-    assert WarmExecutor.start_for(args, environ={"OSIRIS_RUNNER__EXECUTOR": "e2b"}) is None
-    assert WarmExecutor.start_for(args, environ={"OSIRIS_WARM_START": "0"}) is None
-    assert WarmExecutor.start_for({**args, "--dry-run": True}, environ={}) is None
-    warm = WarmExecutor.start_for(args, environ={"PATH": os.environ["PATH"]})
+def test_only_single_local_runs_are_warm_started(tmp_path, monkeypatch):
+    from osiris.cli import _parse, _warm_executor
+
+    def warm_for(*argv: str) -> WarmExecutor | None:
+        return _warm_executor(_parse(["run", *argv]))
+
+    pipeline = str(tmp_path / "p.yaml")
+    monkeypatch.delenv("OSIRIS_RUNNER__EXECUTOR", raising=False)
+    monkeypatch.delenv("OSIRIS_WARM_START", raising=False)
+    assert warm_for(pipeline, "--executor=e2b") is None
+    assert warm_for(pipeline, "--dry-run") is None
+    assert warm_for(pipeline, str(tmp_path / "q.yaml")) is None  # several pipelines
+    monkeypatch.setenv("OSIRIS_RUNNER__EXECUTOR", "e2b")
+    assert warm_for(pipeline) is None
+    monkeypatch.setenv("OSIRIS_RUNNER__EXECUTOR", "local")
+    monkeypatch.setenv("OSIRIS_WARM_START", "0")
+    assert warm_for(pipeline) is None
+    monkeypatch.delenv("OSIRIS_WARM_START")
+    warm = warm_for(pipeline)
     assert warm is not None
     warm.discard()  # closing its stdin before a run is sent ends it
     assert warm.proc.returncode is not None

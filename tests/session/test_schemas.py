@@ -66,6 +66,7 @@ def test_every_public_name_is_exported():
         "info",
         "masking",
         "render",
+        "report",
         "schemas",
         "session",
         "writers",
