@@ -74,7 +74,8 @@ def one_round(
         m = measure(cmd, env=env, log=work / "run.log", timeout=600, cwd=work)
         if m.rc != 0:
             raise SystemExit(f"{executor} x{count} failed ({m.rc}):\n" + "\n".join(m.output_tail))
-        check(work, [f"wait-{i}" for i in range(count)], standin, before)
+        sandboxes = standin if executor == "e2b" else None
+        check(work, [f"wait-{i}" for i in range(count)], sandboxes, before)
         records.append({"executor": executor, "pipelines": count, **m.__dict__})
         print(f"  {executor}: {count} pipeline(s) in {m.wall_s:.2f} s")
     return records
