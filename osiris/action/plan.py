@@ -76,8 +76,8 @@ def secret_fields(components: set[str]) -> dict[str, set[str]]:
     return fields
 
 
-def plan_diffs(ctx: Context) -> None:
-    """Append one result per pipeline: changed / unchanged / invalid, with its plan diff."""
+def _base_checkout(ctx: Context) -> tuple[str, Path]:
+    """The base ref to compare with, checked to be in the checkout, and the checkout's top."""
     ref = base_ref(ctx.inputs.base_ref, ctx.environ)
     top = _toplevel(ctx.cwd)
     if _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode:
@@ -85,6 +85,12 @@ def plan_diffs(ctx: Context) -> None:
             f"the base ref '{ref}' is not in this checkout",
             hint="check out with `fetch-depth: 0` (actions/checkout), or fetch the base first",
         )
+    return ref, top
+
+
+def plan_diffs(ctx: Context) -> None:
+    """Append one result per pipeline: changed / unchanged / invalid, with its plan diff."""
+    ref, top = _base_checkout(ctx)
     for path in ctx.paths:
         if path in ctx.problems:
             result = ctx.invalid(path)
@@ -115,15 +121,7 @@ def list_pipelines(ctx: Context) -> None:
     the one at the base ref (new pipelines, and ones that do not compile here, included: their
     matrix job reports them). The paths go to the `pipelines` output."""
     listed: list[str] = []
-    ref = top = None
-    if ctx.inputs.changed_only:
-        ref = base_ref(ctx.inputs.base_ref, ctx.environ)
-        top = _toplevel(ctx.cwd)
-        if _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode:
-            raise UsageError(
-                f"the base ref '{ref}' is not in this checkout",
-                hint="check out with `fetch-depth: 0` (actions/checkout), or fetch the base first",
-            )
+    ref, top = _base_checkout(ctx) if ctx.inputs.changed_only else (None, None)
     for path in ctx.paths:
         head = ctx.manifests.get(path)
         note = ""
