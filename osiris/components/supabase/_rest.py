@@ -1,10 +1,10 @@
 """A small client of Supabase's REST API (PostgREST behind Supabase's gateway), on httpx.
 
 Requests go to `<project url>/rest/v1/<table>` with the key as the `apikey` and
-`Authorization: Bearer` headers — never in a URL, so nothing that logs URLs can show it. 429
-and 5xx answers and dropped or timed-out connections are retried with exponential backoff and
-jitter, honouring `Retry-After`; PostgREST's JSON errors become `RestError`, which the
-components translate into step errors (`translate`).
+`Authorization: Bearer` headers — never in a URL, so nothing that logs URLs can show it.
+Retries (429, 5xx, dropped or timed-out connections, honouring `Retry-After`), timeouts and
+redirects are the components' HTTP client's (`osiris.components._http`); PostgREST's JSON
+errors become `RestError`, which the components translate into step errors (`translate`).
 
 A write that is retried after its connection dropped may have been applied the first time:
 an upsert then changes nothing, an insert can add its batch twice (docs/components.md).
@@ -12,24 +12,19 @@ an upsert then changes nothing, an insert can add its batch twice (docs/componen
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from osiris.components._http import RETRY_STATUS, HttpClient
 from osiris.components.api import StepContext, StepError
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger(__name__)
-
-RETRY_STATUS = {429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
-MAX_BACKOFF = 30.0
 
 
 @dataclass
@@ -71,26 +66,26 @@ class Client:
         backoff: float = 0.5,
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
-        import httpx
-
         self.url = url.rstrip("/")
         self.schema = schema
-        self.retries = max(0, retries)
-        self.backoff = backoff
-        self.on_retry = on_retry
         self._openapi: dict[str, Any] | None = None
-        self._http = httpx.Client(
+        self._http = HttpClient(
+            service="Supabase",
             base_url=self.url + "/rest/v1",
             headers={
                 "apikey": key,
                 "Authorization": f"Bearer {key}",
                 "Accept-Profile": schema,
                 "Content-Profile": schema,
-                "User-Agent": "osiris",
             },
-            timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
-            # a redirect could carry the key to another host
-            follow_redirects=False,
+            secret_headers=("apikey", "authorization"),
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retries=retries,
+            backoff=backoff,
+            # a redirect could carry the key to another host: Supabase's API never redirects
+            max_redirects=0,
+            on_retry=on_retry,
         )
 
     def __enter__(self) -> Client:
@@ -113,41 +108,17 @@ class Client:
         body: bytes | None = None,
     ) -> httpx.Response:
         """Send one request, retrying what can be retried; RestError for an error answer."""
-        import httpx
-
         headers = {}
         if prefer:
             headers["Prefer"] = ",".join(prefer)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        attempt = 0
-        while True:
-            try:
-                response = self._http.request(
-                    method, path, params=list(params), headers=headers, content=body
-                )
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt >= self.retries:
-                    raise _transport_error(exc, self.url) from None
-                self._wait(attempt, None, f"{type(exc).__name__} on {method} {path}")
-                attempt += 1
-                continue
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
-                self._wait(attempt, response, f"HTTP {response.status_code} on {method} {path}")
-                attempt += 1
-                continue
-            if response.is_success:
-                return response
-            raise _rest_error(response)
-
-    def _wait(self, attempt: int, response: httpx.Response | None, why: str) -> None:
-        delay = min(MAX_BACKOFF, self.backoff * 2**attempt) * random.uniform(0.5, 1.5)
-        after = _retry_after(response) if response is not None else None
-        if after is not None:
-            delay = min(max(after, 0.0), 2 * MAX_BACKOFF)
-        if self.on_retry is not None:
-            self.on_retry(f"{why}; retrying in {delay:.1f}s (attempt {attempt + 2})")
-        time.sleep(delay)
+        response = self._http.request(
+            method, path, params=list(params), headers=headers, content=body
+        )
+        if response.is_success:
+            return response
+        raise _rest_error(response)
 
     def ping(self) -> None:
         """The API answers with this key (GET /rest/v1/, PostgREST's OpenAPI document)."""
@@ -222,17 +193,6 @@ def in_list(values: Iterable[Any]) -> str:
     return f"in.({','.join(quoted)})"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return parsed.timestamp() - time.time() if parsed is not None else None
-
-
 def _rest_error(response: httpx.Response) -> RestError:
     try:
         body = response.json()
@@ -249,26 +209,6 @@ def _rest_error(response: httpx.Response) -> RestError:
         str(body.get("message") or response.reason_phrase),
         None if body.get("details") is None else str(body.get("details")),
         None if body.get("hint") is None else str(body.get("hint")),
-    )
-
-
-def _transport_error(exc: Exception, url: str) -> StepError:
-    import httpx
-
-    if isinstance(exc, httpx.TimeoutException):
-        return StepError(
-            "connection.timeout",
-            f"Supabase at {url} did not answer in time ({type(exc).__name__}); raise `timeout` "
-            "or check the network and runner.network.allow",
-        )
-    if isinstance(exc, httpx.ConnectError):
-        return StepError(
-            "connection.refused",
-            f"cannot connect to Supabase at {url}: {exc}; check `url` in the connection",
-        )
-    return StepError(
-        "connection.failed",
-        f"the connection to Supabase at {url} broke: {exc or type(exc).__name__}",
     )
 
 
