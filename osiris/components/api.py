@@ -52,6 +52,8 @@ class StepContext:
     output_root: Path
     scratch_dir: Path
     connect_timeout: float = 30.0
+    # runner.network.allow: the hosts a step may reach (HTTP components check each request)
+    network_allow: tuple[str, ...] = ("*",)
     metric: Callable[..., None] = field(default=lambda *a, **k: None)
     declare_output: Callable[[Path], None] = field(default=lambda p: None)
 

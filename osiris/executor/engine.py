@@ -132,6 +132,7 @@ class _Run:
         self.steps: list[dict[str, Any]] = list(self.manifest["steps"])
         network = self.manifest["run"]["network"]
         self.connect_timeout = float(network.get("connect_timeout_seconds", 30))
+        self.network_allow = tuple(network.get("allow") or ("*",))
         self.index()
 
     def index(self) -> None:
@@ -162,6 +163,7 @@ class _Run:
             # step ids may hold '.', so file names use the step's position instead
             scratch_dir=self.scratch_dir / f"step-{self.position[sid]:03d}",
             connect_timeout=self.connect_timeout,
+            network_allow=self.network_allow,
             metric=functools.partial(_step_metric, self.state, sid),
             declare_output=functools.partial(_declare, self.state, sid, self.output_root),
         )
