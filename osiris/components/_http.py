@@ -210,6 +210,27 @@ class HttpClient:
                 continue
             return response
 
+    def json(self, response: httpx.Response, page: int) -> Any:
+        """The JSON body of a successful answer; StepError naming the status (or the broken
+        body), the shown URL and the page otherwise."""
+        where = self.shown(str(response.url))
+        if not response.is_success:
+            text = " ".join(response.text.split())[:200]
+            status = response.status_code
+            code = {401: "auth.failed", 403: "auth.failed", 404: "http.not_found"}.get(
+                status, "http.status"
+            )
+            raise StepError(
+                code, f"{self.service} answered {status} for {where} (page {page}): {text}"
+            )
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StepError(
+                "http.bad_json",
+                f"{self.service} sent a body that is not JSON for {where} (page {page}): {exc}",
+            ) from None
+
     # -- policies ----------------------------------------------------------------------------
     def _check_allowed(self, url: str) -> None:
         parts = urlsplit(url)

@@ -30,7 +30,7 @@ from osiris.components.api import StepError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["PINNABLE", "Records", "stream"]
+__all__ = ["PINNABLE", "Records", "find", "stream"]
 
 PINNABLE = ("string", "int64", "double", "bool", "json", "date", "timestamp")
 _INT64 = (-(2**63), 2**63 - 1)
@@ -72,6 +72,27 @@ def stream(
                 yield records.batch(rows, number)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def find(body: Any, path: str) -> Any:
+    """The value at a dotted `path` in a JSON body: `data.items`, `items[0]` (or `items.0`),
+    `edges[*].node` (the `node` of every element: a list). None when something is missing."""
+    node = body
+    parts = [p for p in path.replace("[", ".[").split(".") if p]
+    for i, part in enumerate(parts):
+        if part in {"[*]", "*"}:
+            if not isinstance(node, list):
+                return None
+            rest = ".".join(parts[i + 1 :])
+            return [find(item, rest) if rest else item for item in node]
+        key = part[1:-1] if part.startswith("[") and part.endswith("]") else part
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return None
+    return node
 
 
 class Records:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
+from osiris.components._json_records import find
 from osiris.components.api import StepContext, StepError
 
 if TYPE_CHECKING:
-    import httpx
     import pyarrow as pa
 
     from osiris.components._http import HttpClient
@@ -114,7 +114,7 @@ def _pages(client: HttpClient, cfg: dict[str, Any]) -> Iterator[list[Any]]:
                 params |= {paging.get("limit_param", "limit"): size}
             number += 1
             response = client.request("GET", url, params=params)
-            body = _body(client, response, number)
+            body = client.json(response, number)
             records = _records(body, cfg.get("data_path"), number)
             if max_records is not None and seen + len(records) > max_records:
                 records = records[: max_records - seen]
@@ -124,18 +124,18 @@ def _pages(client: HttpClient, cfg: dict[str, Any]) -> Iterator[list[Any]]:
                 return
             if max_pages is not None and number >= max_pages:
                 return
-            if paging.get("has_more_path") and not _at(body, paging["has_more_path"]):
+            if paging.get("has_more_path") and not find(body, paging["has_more_path"]):
                 return
             if style == "none":
                 return
             if style in ("offset", "page"):
-                total = _at(body, paging["total_path"]) if paging.get("total_path") else None
+                total = find(body, paging["total_path"]) if paging.get("total_path") else None
                 if len(records) < size or (isinstance(total, int) and seen >= total):
                     return
                 offset += len(records)
                 page_no += 1
             elif style == "next_link":
-                nxt = _at(body, paging.get("next_path") or "next")
+                nxt = find(body, paging.get("next_path") or "next")
                 if not nxt:
                     return
                 url, params = _split(str(response.url), str(nxt))
@@ -145,7 +145,7 @@ def _pages(client: HttpClient, cfg: dict[str, Any]) -> Iterator[list[Any]]:
                     return
                 url, params = _split(str(response.url), str(nxt))
             elif style == "cursor":
-                cursor = _at(body, paging.get("cursor_path") or "next_cursor")
+                cursor = find(body, paging.get("cursor_path") or "next_cursor")
                 if cursor in (None, ""):
                     return
                 params |= {paging.get("cursor_param", "cursor"): cursor}
@@ -160,27 +160,9 @@ def _split(current: str, link: str) -> tuple[str, dict[str, Any]]:
     return base, dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
-def _body(client: HttpClient, response: httpx.Response, number: int) -> Any:
-    where = client.shown(str(response.url))
-    if not response.is_success:
-        text = " ".join(response.text.split())[:200]
-        status = response.status_code
-        code = {401: "auth.failed", 403: "auth.failed", 404: "http.not_found"}.get(
-            status, "http.status"
-        )
-        raise StepError(code, f"{_SERVICE} answered {status} for {where} (page {number}): {text}")
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StepError(
-            "http.bad_json",
-            f"{_SERVICE} sent a body that is not JSON for {where} (page {number}): {exc}",
-        ) from None
-
-
 def _records(body: Any, path: str | None, number: int) -> list[Any]:
     if path:
-        found = _at(body, path)
+        found = find(body, path)
         if not isinstance(found, list):
             raise StepError(
                 "http.bad_shape",
@@ -196,18 +178,6 @@ def _records(body: Any, path: str | None, number: int) -> list[Any]:
         f"page {number}: the body is {_kind(body)}, not a list of records; set `data_path`"
         + (f" (lists in it: {', '.join(lists)})" if lists else ""),
     )
-
-
-def _at(body: Any, path: str) -> Any:
-    node = body
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 def _kind(value: Any) -> str:
