@@ -207,3 +207,17 @@ def test_hosts_outside_the_allow_list_are_never_asked(tmp_path):
     assert done.returncode == 1
     error = json.loads(done.stdout)["error"]
     assert error["code"] == "network.denied" and "runner.network.allow" in error["message"]
+
+
+def test_a_slow_answer_is_a_timeout_after_the_retries(tmp_path):
+    with RestApi(records(5)) as api:
+        api.faults = {1: ("slow", 3), 2: ("slow", 3)}
+        done = run(
+            tmp_path,
+            {"base_url": api.url, "path": "/offset/items", "data_path": "results",
+             "timeout": 1, "retries": 1},
+        )  # fmt: skip
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "connection.timeout"
+    assert f"the REST API at {api.url}/offset/items did not answer in time" in error["message"]
