@@ -179,3 +179,34 @@ def test_shown_urls_never_carry_a_secret():
     )
     assert "abc123" not in shown(url, ["api_key", "token"]) and "pw" not in shown(url)
     assert json.dumps(shown("http://[::1]:80/x")) == '"http://[::1]:80/x"'
+
+
+def test_tls_certificates_are_verified_unless_turned_off(tmp_path):
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    srv = WSGIServer(Script())
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    srv.start()
+    try:
+        url = f"https://127.0.0.1:{srv.port}/v1"
+        pauses: list[float] = []
+        strict = HttpClient(service="Test API", base_url=url, retries=0, sleep=pauses.append)
+        with strict, pytest.raises(StepError) as failed:
+            strict.request("GET", "x")
+        assert failed.value.code == "connection.tls"
+        assert "validate_ssl: false" in failed.value.message
+        loose = HttpClient(service="Test API", base_url=url, verify=False, sleep=pauses.append)
+        with loose:
+            assert loose.request("GET", "x").json() == {"ok": True}
+    finally:
+        srv.close()
