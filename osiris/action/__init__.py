@@ -1,8 +1,9 @@
 """GitHub Action adapter: inputs, outputs, job summary, annotations and artifact upload.
 
-`main()` is all that the container's entrypoint.py calls. It reads the `INPUT_*` variables, runs
-`osiris` through `osiris.cli.main` once per pipeline, and turns what the runs left in their
-session directories into step outputs, a job summary, annotations and a workflow artifact.
+`main()` is all that the container's entrypoint.py calls. It reads the `INPUT_*` variables,
+compiles every pipeline once, validates, compiles or runs them (runs through `osiris.api`), and
+turns what the runs left in their session directories into step outputs, a job summary,
+annotations and a workflow artifact.
 Needs the `action` extra (github-action-utils, httpx).
 """
 

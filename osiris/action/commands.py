@@ -1,15 +1,16 @@
-"""The action's commands: prepare (compile, mask), then run / validate / compile via the CLI.
+"""The action's commands: prepare (compile, mask), then run / validate / compile.
 
-Every pipeline is compiled up front, before anything is printed, so that each secret it can
-touch is registered with `::add-mask::` first, and so that validation problems become
-annotations. Validating and compiling print through `osiris.cli.main(argv)`; runs go through
-`osiris.api` with the manifests compiled here, and what a run did is read back from the session
-its result names.
+Every pipeline is compiled once, up front, before anything is printed, so that each secret it
+can touch is registered with `::add-mask::` first, and so that validation problems become
+annotations. Validating and compiling print what the CLI's commands print, from those
+manifests; runs go through `osiris.api` with them, and what a run did is read back from the
+session its result names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osiris.action import workflow
-from osiris.action.inputs import Inputs, choose_executor, cli_options, expand_pipelines
+from osiris.action.inputs import Inputs, choose_executor, expand_pipelines
 from osiris.action.report import PipelineResult, Report, StepRow
 from osiris.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PipelineError, Problem
 from osiris.session import Masker
@@ -167,33 +168,34 @@ def _compiled_result(ctx: Context, path: str, status: str, code: int) -> Pipelin
 
 
 def validate_pipelines(ctx: Context) -> None:
-    from osiris import cli
+    """Print what `osiris validate` prints, from the pipelines compiled in `prepare`."""
+    from osiris.commands.pipeline import show_valid
 
-    argv = ["validate", *ctx.paths, *cli_options(ctx.inputs)]
     with workflow.group(f"osiris validate {' '.join(ctx.paths)}"):
-        code = cli.main(argv)
+        for path in ctx.paths:
+            if path in ctx.problems:
+                print(PipelineError(ctx.problems[path]).format(), file=sys.stderr, flush=True)
+            else:
+                show_valid(path, ctx.sources[path].manifest)
     for path in ctx.paths:
         if path in ctx.problems:
             ctx.report.pipelines.append(ctx.invalid(path))
             continue
         ctx.report.pipelines.append(ctx.warned(_compiled_result(ctx, path, "valid", 0), path))
-    if code and not ctx.report.exit_code:
-        ctx.report.error = f"osiris validate exited with {code}; the step log says why"
-        ctx.report.error_code = code
 
 
 def compile_pipelines(ctx: Context) -> None:
-    from osiris import cli
+    """Print (and keep) what `osiris compile` does, from the pipelines compiled in `prepare`."""
+    from osiris.commands.pipeline import show_compiled
 
     for path in ctx.paths:
         if path in ctx.problems:
             ctx.report.pipelines.append(ctx.invalid(path))
             continue
-        argv = ["compile", path, f"--executor={ctx.executor}", *cli_options(ctx.inputs)]
         with workflow.group(f"osiris compile {path}"):
-            code = cli.main(argv)
-        status = "compiled" if code == 0 else "error"
-        ctx.report.pipelines.append(ctx.warned(_compiled_result(ctx, path, status, code), path))
+            show_compiled(path, ctx.sources[path].manifest, None)
+        sys.stdout.flush()
+        ctx.report.pipelines.append(ctx.warned(_compiled_result(ctx, path, "compiled", 0), path))
 
 
 def run_pipelines(ctx: Context) -> None:

@@ -21,7 +21,6 @@ __all__ = [
     "EXECUTORS",
     "Inputs",
     "choose_executor",
-    "cli_options",
     "expand_pipelines",
     "read_inputs",
 ]
@@ -171,16 +170,6 @@ def expand_pipelines(patterns: tuple[str, ...], cwd: Path) -> list[str]:
             )
         found.update(dict.fromkeys(Path(m).as_posix() for m in matches))
     return list(found)
-
-
-def cli_options(inputs: Inputs) -> list[str]:
-    """The `osiris` options every command shares: parameters, config and connections files."""
-    argv = [f"--param={key}={value}" for key, value in inputs.params]
-    if inputs.config:
-        argv.append(f"--config={inputs.config}")
-    if inputs.connections:
-        argv.append(f"--connections={inputs.connections}")
-    return argv
 
 
 def choose_executor(

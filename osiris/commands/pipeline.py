@@ -46,10 +46,7 @@ def validate(paths: list[Path], *, loaded: LoadedConfig, params: dict[str, str],
                 }
             )
             if fmt == "text":
-                print(
-                    f"{path}: ok ({len(manifest.data['steps'])} steps, {manifest.fingerprint[:19]})"
-                )
-                print_warnings(manifest)
+                show_valid(path, manifest)
     if fmt == "json":
         print(json.dumps({"valid": code == 0, "pipelines": results}, indent=2))
     return code
@@ -66,6 +63,19 @@ def compile_one(
         else:
             print(exc.format(), file=sys.stderr)
         return exc.exit_code
+    show_compiled(path, manifest, out)
+    return 0
+
+
+def show_valid(path: Path | str, manifest: Manifest) -> None:
+    """`osiris validate`'s lines for a pipeline that compiled."""
+    print(f"{path}: ok ({len(manifest.data['steps'])} steps, {manifest.fingerprint[:19]})")
+    print_warnings(manifest)
+
+
+def show_compiled(path: Path | str, manifest: Manifest, out: Path | None) -> None:
+    """What `osiris compile` does with a compiled pipeline: the manifest to `out` (stdout when
+    None), and kept for `osiris run --last-compile`."""
     print_warnings(manifest)
     if out is None:
         sys.stdout.write(manifest.to_json())
@@ -74,9 +84,8 @@ def compile_one(
         out.write_text(manifest.to_json(), encoding="utf-8")
         print(f"wrote {out} ({manifest.fingerprint})", file=sys.stderr)
     try:
-        kept = compiled.record(manifest, path)
+        kept = compiled.record(manifest, Path(path))
     except OSError as exc:
         print(f"warning: could not keep the manifest for --last-compile: {exc}", file=sys.stderr)
     else:
         print(f"run it with `osiris run --last-compile` (kept as {kept})", file=sys.stderr)
-    return 0

@@ -183,6 +183,36 @@ def test_validation_problems_become_annotations(
     )
 
 
+@pytest.mark.parametrize("command", ["validate", "compile", "run"])
+def test_every_pipeline_is_compiled_once(
+    command: str,
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import osiris.pipeline
+
+    shutil.copy(workspace / "examples/quickstart.yaml", workspace / "examples/second.yaml")
+    compiled: list[str] = []
+    real = osiris.pipeline.compile_pipeline
+
+    def counting(path: Path, **kwargs: object) -> object:
+        compiled.append(Path(path).name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(osiris.pipeline, "compile_pipeline", counting)
+    env = action_env(workspace, {"pipeline": "examples/*.yaml", "command": command})
+
+    assert main(env) == 0
+
+    assert sorted(compiled) == ["quickstart.yaml", "second.yaml"]
+    out = capsys.readouterr()
+    if command == "validate":
+        assert "examples/second.yaml: ok (5 steps, " in out.out
+    if command == "compile":
+        assert out.out.count('"name":"quickstart-revenue"') == 2
+
+
 def test_an_invalid_pipeline_is_not_run(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,6 @@ from osiris.action.inputs import (
     DEFAULTS,
     Inputs,
     choose_executor,
-    cli_options,
     expand_pipelines,
     read_inputs,
 )
@@ -122,22 +121,6 @@ def test_expand_pipelines(tmp_path: Path) -> None:
     assert caught.value.hint == "paths and globs are relative to the working-directory input"
     with pytest.raises(UsageError):
         expand_pipelines(("sub",), tmp_path)  # a directory is not a pipeline
-
-
-def test_cli_options() -> None:
-    inputs = Inputs(
-        pipelines=("p.yaml",),
-        params=(("a", "1"), ("b", "x=y")),
-        config="o.yaml",
-        connections="c.yaml",
-    )
-    assert cli_options(inputs) == [
-        "--param=a=1",
-        "--param=b=x=y",
-        "--config=o.yaml",
-        "--connections=c.yaml",
-    ]
-    assert cli_options(Inputs(pipelines=("p.yaml",))) == []
 
 
 @pytest.mark.parametrize(
