@@ -18,6 +18,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
+# binutils: `strip` for docker/slim.sh. This stage only; the final image has no build tools.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends binutils \
+    && rm -rf /var/lib/apt/lists/*
 # /opt/build only builds the wheel (setuptools from pyproject's build-system); /opt/osiris ships,
 # without the setuptools that Python 3.11's venv puts in, and with pip, so that an image built
 # FROM this one can add component packages.
@@ -29,6 +34,10 @@ RUN python3 -m venv /opt/build /opt/osiris \
 COPY pyproject.toml docker/requirements.py ./
 RUN /opt/build/bin/python requirements.py pyproject.toml db e2b action > requirements.txt \
     && /opt/osiris/bin/pip install --no-cache-dir -r requirements.txt
+# Smaller, same features: stripped libraries; no tests, headers or sources; no pyarrow Flight/S3.
+# It ends by importing and exercising every runtime dependency (docs/container.md).
+COPY docker/slim.sh ./
+RUN sh slim.sh /opt/osiris
 COPY README.md ./
 COPY osiris ./osiris
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /dist .
@@ -36,10 +45,18 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --whe
 FROM ${BASE_IMAGE}
 # git: the action's plan-diff compiles the base version of a pipeline from `git show`.
 # Unpinned on purpose: the version is whatever the base image's Debian release ships.
+# Installed without its documentation, manual pages and translations (a dpkg filter that is
+# removed again, so packages a derived image installs are complete), and without apt's caches
+# (bases made with debootstrap keep the downloaded .debs and two ~40 MB package caches).
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
+        'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/locale/*' \
+        >/etc/dpkg/dpkg.cfg.d/osiris-build-nodoc \
+    && apt-get update \
     && apt-get install -y --no-install-recommends git \
-    && rm -rf /var/lib/apt/lists/*
+    && rm /etc/dpkg/dpkg.cfg.d/osiris-build-nodoc \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 ENV PATH="/opt/osiris/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -169,6 +169,7 @@ for id in $old; do
 done
 say "image built in $(took $t) ($cached steps from the cache)"
 podman image inspect "$IMAGE" >"$OUT/image.json"
+say "image size: $(($(podman image inspect --format '{{.Size}}' "$IMAGE") / 1000000)) MB uncompressed"
 
 # --- runs; --network none: the pipelines read and write files only. A failed run is reported
 # and the next one still runs, so one broken mode does not hide the state of the others.
@@ -240,6 +241,15 @@ run_image() {  # NAME podman-run-args... : runs the image, keeps its output ($OU
 }
 
 t=$SECONDS
+# The time is reported, not checked: it depends on the machine (docs/container.md).
+say "the version: podman run $IMAGE --version"
+ns=$(date +%s%N)
+if run_image version "$IMAGE" --version; then
+  say "answered in $((($(date +%s%N) - ns) / 1000000)) ms, container start included: $(cat "$OUT/version.log")"
+else
+  failed+=(version)
+fi
+
 say "run as a user: podman run -v DIR:/work -w /work $IMAGE run quickstart.yaml"
 mkdir -p "$OUT/user"
 cp -R examples/. "$OUT/user/"
