@@ -1,7 +1,9 @@
-"""`command: plan-diff` in a real git checkout: the base version comes from `git show`."""
+"""`command: plan-diff` in a real git checkout: the base version of a file as `git show` has it."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -159,17 +161,127 @@ def test_not_a_checkout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     )
 
 
-def test_without_git(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def git_out(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+    """Commits A and B (quickstart.yaml's plan changed in B, checked out, clean), tag `v-a` and
+    `origin/main` at A; the same history packed by `git gc`, and a worktree at B."""
+    tmp = tmp_path_factory.mktemp("history")
+    workspace = make_workspace(tmp)
+    quickstart = workspace / "examples" / "quickstart.yaml"
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-q", "-m", "A")
+    git(workspace, "tag", "v-a")
+    git(workspace, "update-ref", "refs/remotes/origin/main", "HEAD")
+    quickstart.write_text(quickstart.read_text().replace("default: 0", "default: 100"))
+    git(workspace, "commit", "-q", "-am", "B")
+    packed = tmp / "packed"
+    git(tmp, "clone", "-q", "--no-local", str(workspace), str(packed))
+    git(packed, "update-ref", "refs/remotes/origin/main", "origin/main~1")
+    git(packed, "gc", "-q", "--aggressive")
+    assert not list((packed / ".git" / "objects").glob("??/*")), "loose objects after gc"
+    worktree = tmp / "worktree"
+    git(workspace, "worktree", "add", "-q", "--detach", str(worktree), "main")
+    return {
+        "plain": workspace,
+        "packed": packed,
+        "worktree": worktree,
+        "a": git_out(workspace, "rev-parse", "HEAD~1"),
+        "b": git_out(workspace, "rev-parse", "HEAD"),
+    }
+
+
+@pytest.mark.parametrize("layout", ["plain", "packed", "worktree"])
+@pytest.mark.parametrize(
+    ("ref", "at_a"),
+    [
+        ("HEAD~1", True),
+        ("HEAD^", True),
+        ("main~1", True),
+        ("v-a", True),
+        ("origin/main", True),
+        ("<a>", True),
+        ("<a:8>", True),
+        ("HEAD", False),
+        ("main", False),
+        ("<b>", False),
+    ],
+)
+def test_base_refs_are_read_as_git_reads_them(
+    history: dict[str, Path | str], layout: str, ref: str, at_a: bool
+) -> None:
+    """Branches, tags, remote branches, full and short shas, `~N` and `^N`, in a repository
+    with loose objects, a packed one and a worktree, and with no git program on PATH."""
+    workspace = history[layout]
+    assert isinstance(workspace, Path)
+    a, b = str(history["a"]), str(history["b"])
+    ref = ref.replace("<a:8>", a[:8]).replace("<a>", a).replace("<b>", b)
+    env = action_env(
+        workspace,
+        {"pipeline": "examples/quickstart.yaml", "command": "list", "changed-only": "true",
+         "base-ref": ref},
+        PATH=str(workspace / "no-such-bin"),
+    )  # fmt: skip
+
+    assert main(env) == 0
+
+    expected = ["examples/quickstart.yaml"] if at_a else []
+    assert json.loads(read_outputs(env)["pipelines"]) == expected
+
+
+def test_a_partial_clone_without_the_base_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A blobless clone (actions/checkout's `filter: blob:none`) has the base's trees, not its
+    files: an error that says how to check out, not a plan shown as new."""
+    source = make_workspace(tmp_path / "source")
+    quickstart = source / "examples" / "quickstart.yaml"
+    git(source, "init", "-q", "-b", "main")
+    git(source, "config", "uploadpack.allowFilter", "true")
+    git(source, "add", ".")
+    git(source, "commit", "-q", "-m", "A")
+    quickstart.write_text(quickstart.read_text().replace("default: 0", "default: 100"))
+    git(source, "commit", "-q", "-am", "B")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{source}", str(clone))
+    env = action_env(
+        clone,
+        {"pipeline": "examples/quickstart.yaml", "command": "plan-diff", "base-ref": "HEAD~1"},
+    )
+
+    assert main(env) == 2
+
+    assert capsys.readouterr().out.splitlines() == [
+        "::error title=osiris plan-diff::examples/quickstart.yaml at HEAD~1 is not in this "
+        "checkout (a partial clone?)%0A  hint: check out without a `filter` (actions/checkout), "
+        "so the base's files are there"
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the checkout to another user")
+def test_a_checkout_owned_by_another_user(checkout: Path) -> None:
+    """A container action runs as root over a workspace the runner's user owns; git itself
+    refuses such a repository ("dubious ownership") unless told `safe.directory`."""
+    for path in [checkout, *checkout.rglob("*")]:
+        os.lchown(path, 65534, 65534)
+    assert subprocess.run(
+        ["git", "status"], cwd=checkout, capture_output=True, check=False
+    ).returncode
     env = action_env(
         checkout,
-        {"pipeline": "examples/quickstart.yaml", "command": "plan-diff", "base-ref": "main"},
-        PATH=str(checkout / "no-such-bin"),
-    )
-    assert main(env) == 2
-    assert capsys.readouterr().out.splitlines() == [
-        "::error title=osiris plan-diff::plan-diff needs git, and it is not installed here%0A"
-        "  hint: use the action's image, which has git, or install git"
-    ]
+        {"pipeline": "examples/same.yaml", "command": "list", "changed-only": "true",
+         "base-ref": "main"},
+    )  # fmt: skip
+
+    assert main(env) == 0
+
+    assert json.loads(read_outputs(env)["pipelines"]) == []
 
 
 def test_the_base_uses_its_own_version_of_the_configured_connections_file(
