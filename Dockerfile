@@ -42,22 +42,23 @@ COPY README.md ./
 COPY osiris ./osiris
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /dist .
 
-FROM ${BASE_IMAGE}
-# git: the action's plan-diff compiles the base version of a pipeline from `git show`.
-# Unpinned on purpose: the version is whatever the base image's Debian release ships.
-# Installed without its documentation, manual pages and translations (a dpkg filter that is
-# removed again, so packages a derived image installs are complete), and without apt's caches
-# (bases made with debootstrap keep the downloaded .debs and two ~40 MB package caches).
-# hadolint ignore=DL3008
-RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
-        'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/locale/*' \
-        >/etc/dpkg/dpkg.cfg.d/osiris-build-nodoc \
-    && apt-get update \
-    && apt-get install -y --no-install-recommends git \
-    && rm /etc/dpkg/dpkg.cfg.d/osiris-build-nodoc \
-    && apt-get clean \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-ENV PATH="/opt/osiris/bin:${PATH}" \
+# The base image without what no program in the image reads: documentation (the copyright files
+# stay), manual pages, translations and apt's package lists and caches. Copied into an empty image
+# below as one layer, so the removed files do not stay in the base's layers.
+FROM ${BASE_IMAGE} AS system
+RUN find /usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete \
+    && find /usr/share/doc -mindepth 1 -type d -empty -delete \
+    && rm -rf /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/lintian \
+        /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old \
+        /var/log/*.log /var/log/apt/* /tmp/*
+
+FROM scratch
+# On purpose: this is the flattening described above (the `system` stage is the base image's
+# files, not a running system's; /proc, /sys and /dev are empty in it).
+# hadolint ignore=DL3067
+COPY --from=system / /
+ENV PATH="/opt/osiris/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # Two layers: the dependencies (unchanged while pyproject.toml is) and the small osiris wheel.

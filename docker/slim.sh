@@ -67,6 +67,8 @@ import adbc_driver_manager.dbapi
 import adbc_driver_postgresql.dbapi
 import connectorx
 import duckdb
+import dulwich.objectspec
+import dulwich.repo
 import e2b
 import github_action_utils
 import httpx

@@ -345,6 +345,35 @@ if ! { run_image action -v "$ws:/github/workspace" -v "$fc:/github/file_commands
        && check action "$ws" "$fc" "$OUT/action.log"; }; then
   failed+=(action)
 fi
+say "a pull request check without git in the image: INPUT_COMMAND=plan-diff in a checkout owned by another user"
+pr=$OUT/plan-diff/workspace pfc=$OUT/plan-diff/file_commands
+rm -rf "$OUT/plan-diff"
+mkdir -p "$pr" "$pfc"
+cp -R examples "$pr/examples"
+: >"$pfc/set_output"; : >"$pfc/step_summary"
+if ! git -C "$pr" init -q -b main >/dev/null 2>&1 \
+   || ! git -C "$pr" add . \
+   || ! git -C "$pr" -c user.name=ci -c user.email=ci@example.com commit -q -m base; then
+  fail "could not make a git repository in $pr (is git installed?)"
+fi
+sed -i 's/default: 0/default: 100/' "$pr/examples/quickstart.yaml"
+chown -R 65534:65534 "$pr" 2>/dev/null || true
+if run_image plan-diff -v "$pr:/github/workspace" -v "$pfc:/github/file_commands" \
+     -w /github/workspace -e GITHUB_ACTIONS=true -e GITHUB_WORKSPACE=/github/workspace \
+     -e GITHUB_OUTPUT=/github/file_commands/set_output \
+     -e GITHUB_STEP_SUMMARY=/github/file_commands/step_summary \
+     -e INPUT_COMMAND=plan-diff -e INPUT_PIPELINE=examples/quickstart.yaml -e INPUT_BASE-REF=main \
+     "$IMAGE"; then
+  if grep -qF "\`min_revenue\`: \`0\` → \`100\`" "$pfc/step_summary" && ! podman run --rm --network none \
+       --entrypoint sh "$IMAGE" -c 'command -v git' >/dev/null; then
+    echo "   plan-diff: ok, the parameter change is in the job summary; no git program in the image"
+  else
+    printf 'container-test: FAILED: plan-diff: the summary lacks the parameter change, or the image has git\n' >&2
+    failed+=(plan-diff)
+  fi
+else
+  failed+=(plan-diff)
+fi
 say "runs took $(took $t)"
 
 [ ${#failed[@]} = 0 ] || fail "these runs failed: ${failed[*]} (details above)"
