@@ -61,7 +61,11 @@ class _Base:
         from dulwich.object_store import tree_lookup_path
         from dulwich.objects import S_ISGITLINK, Blob
 
-        rel = Path(os.path.abspath(path)).relative_to(self.top).as_posix()
+        where = Path(os.path.abspath(path))
+        try:  # the directory resolved (the top is), the file itself not: it may be a link
+            rel = (where.parent.resolve() / where.name).relative_to(self.top).as_posix()
+        except ValueError:  # outside the checkout
+            return None
         store = self.repo.object_store
         try:
             mode, sha = tree_lookup_path(store.__getitem__, self.commit.tree, rel.encode())

@@ -235,6 +235,22 @@ def test_base_refs_are_read_as_git_reads_them(
     assert json.loads(read_outputs(env)["pipelines"]) == expected
 
 
+def test_a_pipeline_outside_the_checkout_is_new(checkout: Path) -> None:
+    """A pipeline beside the checkout has no base version: it is listed as new."""
+    outside = checkout.parent / "outside.yaml"
+    outside.write_text((checkout / "examples" / "quickstart.yaml").read_text())
+    env = action_env(
+        checkout,
+        {"pipeline": "../outside.yaml", "command": "list", "changed-only": "true",
+         "base-ref": "main"},
+    )  # fmt: skip
+
+    assert main(env) == 0
+
+    assert json.loads(read_outputs(env)["pipelines"]) == ["../outside.yaml"]
+    assert "| new |" in read_summary(env)
+
+
 def test_a_partial_clone_without_the_base_file_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
