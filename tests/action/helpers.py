@@ -42,6 +42,12 @@ def action_env(workspace: Path, inputs: dict[str, str], **extra: str) -> dict[st
     return env
 
 
+def changed_only_env(workspace: Path, pipeline: str, base_ref: str, **extra: str) -> dict[str, str]:
+    """The environment of `command: list` with `changed-only` against `base_ref`."""
+    inputs = {"pipeline": pipeline, "command": "list", "changed-only": "true", "base-ref": base_ref}
+    return action_env(workspace, inputs, **extra)
+
+
 def read_outputs(env: dict[str, str]) -> dict[str, str]:
     """$GITHUB_OUTPUT parsed as the runner parses it (heredoc records only, as we write)."""
     return parse_outputs(Path(env["GITHUB_OUTPUT"]))

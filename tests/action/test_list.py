@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from osiris.action import main
-from tests.action.helpers import action_env, read_outputs, read_summary
+from tests.action.helpers import action_env, changed_only_env, read_outputs, read_summary
 from tests.action.test_plan import checkout  # noqa: F401  (the fixture)
 
 
@@ -38,11 +38,7 @@ def test_changed_only_lists_what_a_pull_request_changes(
 ) -> None:
     examples = checkout / "examples"
     (examples / "fails.yaml").write_text("oml_version: '0.1.0'\nname: x\nsteps: [\n")
-    env = action_env(
-        checkout,
-        {"pipeline": "examples/*.yaml", "command": "list", "changed-only": "true",
-         "base-ref": "main"},
-    )  # fmt: skip
+    env = changed_only_env(checkout, "examples/*.yaml", "main")
 
     assert main(env) == 0
 
@@ -69,11 +65,7 @@ def test_changed_only_needs_the_base_in_the_checkout(
     checkout: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = action_env(
-        checkout,
-        {"pipeline": "examples/*.yaml", "command": "list", "changed-only": "true",
-         "base-ref": "origin/nope"},
-    )  # fmt: skip
+    env = changed_only_env(checkout, "examples/*.yaml", "origin/nope")
 
     assert main(env) == 2
 

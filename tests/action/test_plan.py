@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from osiris.action import main
-from tests.action.helpers import action_env, make_workspace, read_outputs, read_summary
+from tests.action.helpers import (
+    action_env,
+    changed_only_env,
+    make_workspace,
+    read_outputs,
+    read_summary,
+)
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -222,12 +228,9 @@ def test_base_refs_are_read_as_git_reads_them(
     assert isinstance(workspace, Path)
     a, b = str(history["a"]), str(history["b"])
     ref = ref.replace("<a:8>", a[:8]).replace("<a>", a).replace("<b>", b)
-    env = action_env(
-        workspace,
-        {"pipeline": "examples/quickstart.yaml", "command": "list", "changed-only": "true",
-         "base-ref": ref},
-        PATH=str(workspace / "no-such-bin"),
-    )  # fmt: skip
+    env = changed_only_env(
+        workspace, "examples/quickstart.yaml", ref, PATH=str(workspace / "no-such-bin")
+    )
 
     assert main(env) == 0
 
@@ -239,11 +242,7 @@ def test_a_pipeline_outside_the_checkout_is_new(checkout: Path) -> None:
     """A pipeline beside the checkout has no base version: it is listed as new."""
     outside = checkout.parent / "outside.yaml"
     outside.write_text((checkout / "examples" / "quickstart.yaml").read_text())
-    env = action_env(
-        checkout,
-        {"pipeline": "../outside.yaml", "command": "list", "changed-only": "true",
-         "base-ref": "main"},
-    )  # fmt: skip
+    env = changed_only_env(checkout, "../outside.yaml", "main")
 
     assert main(env) == 0
 
@@ -289,11 +288,7 @@ def test_a_checkout_owned_by_another_user(checkout: Path) -> None:
     assert subprocess.run(
         ["git", "status"], cwd=checkout, capture_output=True, check=False
     ).returncode
-    env = action_env(
-        checkout,
-        {"pipeline": "examples/same.yaml", "command": "list", "changed-only": "true",
-         "base-ref": "main"},
-    )  # fmt: skip
+    env = changed_only_env(checkout, "examples/same.yaml", "main")
 
     assert main(env) == 0
 
