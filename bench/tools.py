@@ -75,7 +75,11 @@ def all_tools(source: str, logs_dir: Path, osiris_params: list[str]) -> dict[str
     env = _base_env()
     pipelines = BENCH / "pipelines"
 
-    def osiris(name: str, pipeline: str, target: str, title: str) -> Tool:
+    def osiris(
+        name: str, pipeline: str, target: str, title: str, *, typed: bool = False, note: str = ""
+    ) -> Tool:
+        """`typed`: the target is TYPED_DDL, made by run.py (the pipeline appends to it)."""
+        table = f"public.{target}"
         return Tool(
             name=name,
             title=title,
@@ -92,11 +96,12 @@ def all_tools(source: str, logs_dir: Path, osiris_params: list[str]) -> dict[str
                 "--quiet",
                 *(arg for p in osiris_params for arg in ("--param", p)),
             ],
-            target=f"public.{target}",
-            reset_sql=[_drop(f"public.{target}")],
+            target=table,
+            reset_sql=[_drop(table), *([TYPED_DDL.format(t=table)] if typed else [])],
             needs=[OSIRIS],
             env=env,
             reset_dirs=[str(logs_dir / name)],
+            note=note,
         )
 
     select = f"SELECT {COLUMNS} FROM bench.{source}"
@@ -111,6 +116,15 @@ def all_tools(source: str, logs_dir: Path, osiris_params: list[str]) -> dict[str
             "mysql_to_postgres.yaml",
             "events_osiris",
             "osiris: mysql.extractor → postgres.writer",
+        ),
+        osiris(
+            "osiris_typed",
+            "mysql_to_postgres_append.yaml",
+            "events_osiris_typed",
+            "osiris: the same two steps, appending to the baseline's table",
+            typed=True,
+            note="typed DDL made by run.py (no PK, attrs text): the baseline's work, for the "
+            "cost of jsonb and the key",
         ),
         osiris(
             "osiris_duckdb",
