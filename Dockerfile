@@ -34,7 +34,8 @@ RUN python3 -m venv /opt/build /opt/osiris \
 COPY pyproject.toml docker/requirements.py ./
 RUN /opt/build/bin/python requirements.py pyproject.toml db e2b action > requirements.txt \
     && /opt/osiris/bin/pip install --no-cache-dir -r requirements.txt
-# Smaller, same features: stripped libraries; no tests, headers or sources; no pyarrow Flight/S3.
+# Smaller, same features: stripped libraries; no tests, headers or C sources; no pyarrow Flight/S3;
+# the packages' modules as compiled .pyc alone.
 # It ends by importing and exercising every runtime dependency (docs/container.md).
 COPY docker/slim.sh ./
 RUN sh slim.sh /opt/osiris
@@ -42,15 +43,14 @@ COPY README.md ./
 COPY osiris ./osiris
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /dist .
 
-# The base image without what no program in the image reads: documentation (the copyright files
-# stay), manual pages, translations and apt's package lists and caches. Copied into an empty image
-# below as one layer, so the removed files do not stay in the base's layers.
+# The base image without what no program in the image runs: documentation (the copyright files
+# stay), manual pages, translations, the package manager (apt, dpkg, debconf, perl) and the
+# libraries only it linked, glibc's extra character sets, Python's test modules
+# (docker/system-slim.sh, docs/container.md). Copied into an empty image below as one layer, so
+# the removed files do not stay in the base's layers.
 FROM ${BASE_IMAGE} AS system
-RUN find /usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete \
-    && find /usr/share/doc -mindepth 1 -type d -empty -delete \
-    && rm -rf /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/lintian \
-        /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old \
-        /var/log/*.log /var/log/apt/* /tmp/*
+COPY docker/system-slim.sh /tmp/system-slim.sh
+RUN sh /tmp/system-slim.sh && rm -f /tmp/system-slim.sh
 
 FROM scratch
 # On purpose: this is the flattening described above (the `system` stage is the base image's

@@ -13,10 +13,18 @@
 #    (`import pyarrow.flight` raises ImportError, `pyarrow.fs` has no S3FileSystem).
 #    libarrow_python's unversioned and fully versioned copies become links to the one the
 #    modules load.
-# 4. Checks that every runtime dependency still imports and works a little.
+# 4. Ships the packages' Python modules as their compiled .pyc alone: the .pyc that pip compiled
+#    at install time moves next to where its source was (`mod.py` -> `mod.pyc`, which Python
+#    imports when there is no source) and the source goes. What reads sources at runtime keeps
+#    them: a package that calls `inspect.getsource` and friends (anyio builds its lazy imports
+#    from its own source), and a module whose file name its package spells out in a string (the
+#    ADBC drivers read their version from `_static_version.py`).
+#    Tracebacks through the others name the file and line but cannot show the line's text.
+# 5. Checks that every runtime dependency still imports and works a little.
 #
-# pip, the .pyc files (compiled by pip at install time, so startup never compiles) and the
-# packages' metadata stay: `pip check` and `pip install` in derived images work as before.
+# pip (compiled like the rest) and the packages' metadata stay: `pip check` and `pip install` in
+# derived images work as before, and `pip install --force-reinstall --no-deps PACKAGE` brings a
+# package's sources back.
 set -eu
 venv=$1
 site=$(echo "$venv"/lib/python3*/site-packages)
@@ -56,7 +64,35 @@ if [ -d "$pa" ]; then
     done
 fi
 
-# 4. the runtime still imports and works
+# 4. sourceless modules. `osiris` is installed later, with its sources.
+tag=$("$venv/bin/python" -c 'import sys; print(sys.implementation.cache_tag)')
+keep=$(grep -rlE --include='*.py' 'getsource(lines|file)?\(|findsource\(' "$site" \
+    | sed "s|^$site/||; s|/.*||; s|\.py$||" | sort -u)
+for top in "$site"/*; do
+    name=${top##*/}
+    case $name in *.dist-info | *.libs | __pycache__ | osiris) continue ;; esac
+    case $name in *.py) ;; *.*) continue ;; esac # data files and .pth at the top stay
+    if printf '%s\n' "$keep" | grep -qx "${name%.py}"; then
+        echo "slim.sh: ${name%.py} reads its own source; it keeps it"
+        continue
+    fi
+    # file names the package spells out ('_static_version.py'): those modules keep their source
+    named=$(grep -rhoE --include='*.py' "[\"'][A-Za-z0-9_]+[.]py[\"']" "$top" | tr -d "\"'" | sort -u)
+    # a package's modules, or a top-level module (its .pyc is in the top __pycache__)
+    find "$top" -name '*.py' | while IFS= read -r source; do
+        compiled="${source%/*}/__pycache__/$(basename "$source" .py).$tag.pyc"
+        if printf '%s\n' "$named" | grep -qxF "${source##*/}"; then
+            continue
+        fi
+        if [ -f "$compiled" ]; then
+            mv "$compiled" "${source}c"
+            rm "$source"
+        fi
+    done
+done
+find "$site" -depth -type d -name __pycache__ -empty -delete
+
+# 5. the runtime still imports and works
 "$venv/bin/python" - <<'EOF'
 import contextlib
 import io
@@ -65,6 +101,8 @@ import tempfile
 
 import adbc_driver_manager.dbapi
 import adbc_driver_postgresql.dbapi
+import anyio
+import anyio.abc
 import connectorx
 import duckdb
 import dulwich.objectspec
@@ -90,6 +128,9 @@ import pymysql
 import yaml
 
 assert psycopg.pq.__impl__ == "binary", psycopg.pq.__impl__
+# the modules came from sourceless .pyc files, and anyio still resolves its lazy names
+assert yaml.__file__.endswith("__init__.pyc"), yaml.__file__
+assert anyio.abc.ByteStream and anyio.create_task_group
 orders = pa.table({"n": [1, 2, 3], "s": ["a", "b", "c"]})
 buffer = io.BytesIO()
 pq.write_table(orders, buffer)

@@ -250,6 +250,37 @@ else
   failed+=(version)
 fi
 
+# What docker/slim.sh and docker/system-slim.sh leave: no package manager; third-party modules
+# as sourceless .pyc (their tracebacks still name file and line), osiris with its sources;
+# pip still works.
+say "the image's contents: no package manager, sourceless dependencies"
+cat >"$OUT/contents.py" <<'EOF'
+import os, shutil, subprocess, sys, traceback
+import anyio.abc, osiris, yaml
+
+gone = [tool for tool in ("apt-get", "dpkg", "perl", "git") if shutil.which(tool)]
+assert not gone, f"in the image: {gone}"
+assert yaml.__file__.endswith("/yaml/__init__.pyc"), yaml.__file__
+assert osiris.__file__.endswith("/osiris/__init__.py"), osiris.__file__
+assert anyio.abc.ByteStream, "anyio's lazy names"  # anyio reads its own source: it kept it
+try:
+    yaml.safe_load("a: [b")
+except yaml.YAMLError:
+    # the file and line of the source it was compiled from; that source is not in the image
+    frame = traceback.extract_tb(sys.exc_info()[2])[-1]
+    assert "/yaml/" in frame.filename and frame.lineno > 0 and not frame.line, frame
+    assert not os.path.exists(frame.filename), frame.filename
+else:
+    raise AssertionError("yaml parsed a broken document")
+subprocess.run([sys.executable, "-m", "pip", "check"], check=True)
+print("contents: ok")
+EOF
+if run_image contents -v "$OUT/contents.py:/contents.py:ro" --entrypoint python "$IMAGE" /contents.py; then
+  echo "   $(tail -n 1 "$OUT/contents.log")"
+else
+  failed+=(contents)
+fi
+
 say "run as a user: podman run -v DIR:/work -w /work $IMAGE run quickstart.yaml"
 mkdir -p "$OUT/user"
 cp -R examples/. "$OUT/user/"

@@ -13,5 +13,5 @@ bin=${VENV:-.venv}/bin
 "$bin/zizmor" --offline .github/workflows/*.yml
 "$bin/zizmor" --offline --config docs/examples/zizmor.yml docs/examples/workflows/*.yml
 "$bin/hadolint" Dockerfile
-"$bin/shellcheck" scripts/*.sh docker/entrypoint.sh .ci/run
+"$bin/shellcheck" scripts/*.sh docker/*.sh .ci/run
 echo "lint: ok"

@@ -28,10 +28,10 @@ SCRIPT = ROOT / "scripts" / "container-test.sh"
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
 
-# Uncompressed, as `podman image inspect` reports it, on the debootstrap base. The first image was
-# 952 MB; 537 MB with docker/slim.sh, the trimmed system layer and no git. connectorx (131 MB),
-# DuckDB (66 MB) and pyarrow (81 MB) are half of it (docs/container.md).
-IMAGE_SIZE_BUDGET = 560_000_000
+# Uncompressed, as `podman image inspect` reports it, on the debootstrap base: what the issue
+# asked for. The first image was 952 MB; connectorx (131 MB), DuckDB (66 MB) and pyarrow (81 MB)
+# are more than half of what is left (docs/container.md).
+IMAGE_SIZE_BUDGET = 480_000_000
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,12 @@ def test_image_metadata(out):
 def test_image_size_is_within_the_budget(out):
     (image,) = json.loads((out / "image.json").read_text())
     assert image["Size"] <= IMAGE_SIZE_BUDGET, f"the image is {image['Size'] / 1e6:.0f} MB"
+
+
+def test_image_has_no_package_manager_and_sourceless_dependencies(out):
+    """No apt, dpkg, perl or git; yaml from a .pyc alone, osiris with its sources; pip check."""
+    ran(out, "contents")
+    assert (out / "contents.log").read_text().splitlines()[-1] == "contents: ok"
 
 
 def test_version(out):
