@@ -7,9 +7,10 @@
 # 1. Documentation (the copyright files stay), manual pages, translations, apt's package lists
 #    and caches, logs.
 # 2. The package manager: apt, dpkg, debconf and perl-base (the language dpkg's and debconf's
-#    scripts are written in), apt's keyring and gpgv; then the libraries only they linked
-#    (gnutls and its helpers), each only when no program left links it. The image is not a base
-#    to `apt-get install` on; docs/container.md says how to build one with more system packages.
+#    scripts are written in), apt's keyring and its signature checker (gpgv, or sqv from Debian
+#    13 on); then the libraries only they linked (gnutls and its helpers), each only when no
+#    program left links it. The image is not a base to `apt-get install` on; docs/container.md
+#    says how to build one with more system packages.
 # 3. glibc's gconv modules: the character sets of iconv(3) beyond the ones glibc has built in
 #    (UTF-8/16/32, ASCII, Latin-1). Python's codecs do not use iconv; neither does any library
 #    in the image.
@@ -46,7 +47,7 @@ remove_listed() {  # remove_listed FILE: the files FILE lists; directories and l
 }
 
 # 2. Library packages are decided first (dpkg-query goes with dpkg), by what still links them.
-tools=$(installed apt dpkg debconf perl-base gpgv debian-archive-keyring 'libapt-pkg*' \
+tools=$(installed apt dpkg debconf perl-base gpgv sqv debian-archive-keyring 'libapt-pkg*' \
     libdebconfclient0)
 libraries=$(installed 'libgnutls30*' 'libhogweed*' 'libnettle*' libp11-kit0 libtasn1-6 libgmp10)
 lists=$(mktemp -d)
