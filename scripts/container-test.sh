@@ -273,6 +273,15 @@ except yaml.YAMLError:
 else:
     raise AssertionError("yaml parsed a broken document")
 subprocess.run([sys.executable, "-m", "pip", "check"], check=True)
+# the trimmed base still has every library the packages' native code links
+unresolved = []
+for root, _, files in os.walk("/opt/osiris"):
+    for name in files:
+        if name.endswith(".so") or ".so." in name:
+            path = os.path.join(root, name)
+            out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+            unresolved += [f"{path}: {line.strip()}" for line in out.splitlines() if "not found" in line]
+assert not unresolved, "\n".join(unresolved)
 print("contents: ok")
 EOF
 if run_image contents -v "$OUT/contents.py:/contents.py:ro" --entrypoint python "$IMAGE" /contents.py; then
